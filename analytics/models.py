@@ -1,0 +1,3 @@
+"""Metrics snapshots, dashboards, weekly reports."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Plans, limits, Stripe subscriptions."""
+
+from __future__ import annotations

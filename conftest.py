@@ -1,0 +1,35 @@
+"""Root pytest configuration: real-server markers and shared fixtures.
+
+Tests marked `postgres` or `redis` need that real server; without DATABASE_URL /
+REDIS_URL they are skipped, and the run says so at the end.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+_REQUIREMENTS = {
+    "postgres": ("DATABASE_URL pointing at PostgreSQL", lambda: settings.IS_POSTGRES),
+    "redis": ("REDIS_URL", lambda: bool(settings.REDIS_URL)),
+}
+_skipped_for: dict[str, int] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker, (what, available) in _REQUIREMENTS.items():
+            if marker in item.keywords and not available():
+                item.add_marker(pytest.mark.skip(reason=f"needs a real server: set {what}"))
+                _skipped_for[what] = _skipped_for.get(what, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    for what, count in _skipped_for.items():
+        terminalreporter.write_line(f"NOTE: {count} test(s) skipped because they need a real server: set {what}.")
+    if not os.environ.get("DATABASE_URL"):
+        terminalreporter.write_line(
+            "NOTE: ran on SQLite; set DATABASE_URL (and REDIS_URL) to run against real servers."
+        )

@@ -1,0 +1,45 @@
+"""The Celery app. All options live in settings under the CELERY_ prefix."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery, bootsteps
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "letsgrow.settings.local")
+
+app = Celery("letsgrow")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Record that this worker is alive every few seconds, for /readyz.
+
+    It runs on the worker's own timer in the main process, so a worker that is
+    up but whose consumer is wedged still beats; the broker check covers that.
+    """
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def start(self, worker):
+        from django.conf import settings
+
+        from letsgrow.lib import heartbeat
+
+        heartbeat.beat(heartbeat.WORKER)
+        self.tref = worker.timer.call_repeatedly(
+            settings.HEARTBEAT_INTERVAL_SECONDS, heartbeat.beat, (heartbeat.WORKER,), priority=10
+        )
+
+    def stop(self, worker):
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+
+app.steps["worker"].add(WorkerHeartbeat)

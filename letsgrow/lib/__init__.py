@@ -1,0 +1,1 @@
+"""Shared helpers with no models: each module is small and tested in lib/tests/."""

@@ -1,0 +1,3 @@
+"""Delivery: connections, providers, targets, the state machine, scheduling."""
+
+from __future__ import annotations
