@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import BROKER_DIR, MEDIA_ROOT, REDIS_URL, VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # Only for this laptop default; production refuses to start without its own.
@@ -17,3 +17,8 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 # runserver serves static files from the finders; `collectstatic` is for production.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# The embedded default keeps its state in var/: make sure its folders exist,
+# so web, worker and beat can start in any order on a fresh checkout.
+for _folder in (VAR_DIR / "mail", MEDIA_ROOT, *(() if REDIS_URL else (BROKER_DIR / "queue", BROKER_DIR / "control"))):
+    _folder.mkdir(parents=True, exist_ok=True)

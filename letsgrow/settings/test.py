@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL, env
+from .base import CACHES, REDIS_URL
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
@@ -17,7 +17,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
-    CACHES["default"]["KEY_PREFIX"] = env.str("TEST_CACHE_PREFIX", default="letsgrow-test")
+    CACHES["default"]["KEY_PREFIX"] = "letsgrow-test"
 # Static files come from the finders (node_modules, static/); nothing is collected.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
