@@ -1,11 +1,17 @@
-"""Users, workspaces and memberships. The ground floor: imports no other app."""
+"""Users, workspaces, memberships, invitations and API keys. The ground floor: imports no other app."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.scoping import WorkspaceScopedModel
 
 
 class UserManager(BaseUserManager["User"]):
@@ -70,8 +76,19 @@ class User(AbstractUser):
 class Workspace(models.Model):
     """A brand or client: every piece of customer data belongs to exactly one."""
 
+    class OnboardingStep(models.TextChoices):
+        WELCOME = "welcome", "Welcome and plan"
+        PLATFORMS = "platforms", "Connect platforms"
+        DOMAINS = "domains", "Content domains"
+        AUTOMATION = "automation", "Automation"
+        DONE = "done", "Done"
+
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
+    # IANA name; scheduling shows and takes local times in it.
+    timezone = models.CharField(max_length=64, default="UTC")
+    onboarding_step = models.CharField(max_length=16, choices=OnboardingStep.choices, default=OnboardingStep.WELCOME)
+    onboarding_completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -80,9 +97,13 @@ class Workspace(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_onboarded(self) -> bool:
+        return self.onboarding_step == self.OnboardingStep.DONE
 
-class Membership(models.Model):
-    """A user's role in a workspace."""
+
+class Membership(WorkspaceScopedModel):
+    """A user's role in a workspace. What each role may do: accounts/permissions.py."""
 
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
@@ -95,11 +116,87 @@ class Membership(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, help_text="When the user last switched to it.")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "workspace"], name="accounts_membership_unique"),
+            # Exactly one owner per workspace is kept by the services; at most one by the database.
+            models.UniqueConstraint(
+                fields=["workspace"], condition=models.Q(role="owner"), name="accounts_membership_one_owner"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.workspace} ({self.role})"
+
+
+def _default_invitation_expiry():
+    return timezone.now() + timedelta(days=settings.INVITATION_EXPIRY_DAYS)
+
+
+class Invitation(WorkspaceScopedModel):
+    """An emailed, expiring, single-use link to join a workspace with a role.
+
+    Only the SHA-256 of the token is stored: the link in the email is the one copy.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=_default_invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(role="owner"), name="accounts_invitation_not_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.workspace} ({self.role})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class ApiKey(WorkspaceScopedModel):
+    """A named key for programmatic access to one workspace. Shown once; only its hash is kept."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        EDITOR = "editor", "Editor"
+        VIEWER = "viewer", "Viewer"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=80)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
+    # The public part of the key, shown in lists so people can tell keys apart.
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -11,12 +12,18 @@ from letsgrow import views
 admin.site.site_header = "LetsGrow staff"
 admin.site.site_title = "LetsGrow staff"
 admin.site.index_title = "Review and operations"
+# Staff log in through allauth (with its two-factor step), not admin's own form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("accounts.urls")),
+    path("", include("letsgrow.onboarding.urls")),
+    path("w/<slug:workspace_slug>/", include("analytics.urls")),
     path("api/", include("letsgrow.api_router")),
 ]
 

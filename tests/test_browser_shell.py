@@ -21,15 +21,19 @@ def test_home_page_renders_dark_with_bootstrap_from_our_own_origin(page, live_se
     assert offsite_requests == []
 
 
-def test_demo_staff_user_logs_in_to_admin(page, live_server, settings):
+def test_demo_staff_user_is_sent_to_two_factor_setup_on_the_way_to_admin(page, live_server, settings):
     settings.DEBUG = True
     call_command("seed_demo")
     settings.DEBUG = False
 
     page.goto(live_server.url + "/admin/")
-    page.fill("input[name=username]", DEMO_EMAIL)
+    page.fill("input[name=login]", DEMO_EMAIL)
     page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("input[type=submit]")
+    page.locator("form button[type=submit]").last.click()
 
-    page.wait_for_url(live_server.url + "/admin/")
-    assert "Review and operations" in page.content()
+    # allauth asks for the password again before any two-factor change.
+    page.wait_for_url("**/accounts/reauthenticate/**")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url("**/accounts/2fa/totp/activate/**")
+    assert page.locator("input[name=code]").count() == 1

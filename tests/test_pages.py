@@ -39,11 +39,12 @@ def test_front_end_assets_come_from_the_npm_packages(asset):
     assert finders.find(asset) is not None, f"{asset} missing: run `npm ci`"
 
 
-def test_admin_login_page_is_served(client):
+def test_admin_login_goes_through_allauth(client):
     response = client.get("/admin/login/")
 
-    assert response.status_code == 200
-    assert b"LetsGrow staff" in response.content
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert client.get("/accounts/login/").status_code == 200
 
 
 def test_admin_requires_login(client):
@@ -76,13 +77,20 @@ def test_seed_demo_refuses_without_debug(settings):
     assert not User.objects.exists()
 
 
-def test_the_demo_staff_user_can_log_in_to_admin(client, settings):
+def test_the_demo_staff_user_logs_in_and_is_asked_for_two_factor_before_admin(client, settings):
     settings.DEBUG = True
     call_command("seed_demo")
 
     response = client.post(
-        "/admin/login/", {"username": DEMO_EMAIL, "password": DEMO_PASSWORD, "next": "/admin/"}, follow=True
+        "/accounts/login/", {"login": DEMO_EMAIL, "password": DEMO_PASSWORD, "next": "/admin/"}, follow=True
     )
 
+    chain = [url for url, _ in response.redirect_chain]
+    assert chain[:2] == ["/admin/", "/accounts/2fa/totp/activate/?next=/admin/"]
+    # allauth asks for the password again before any 2FA change.
+    assert response.request["PATH_INFO"] == "/accounts/reauthenticate/"
+    response = client.post(
+        response.request["PATH_INFO"] + "?" + response.request["QUERY_STRING"], {"password": DEMO_PASSWORD}, follow=True
+    )
+    assert response.request["PATH_INFO"] == "/accounts/2fa/totp/activate/"
     assert response.status_code == 200
-    assert response.request["PATH_INFO"] == "/admin/"

@@ -22,3 +22,5 @@ WHITENOISE_USE_FINDERS = True
 # so web, worker and beat can start in any order on a fresh checkout.
 for _folder in (VAR_DIR / "mail", MEDIA_ROOT, *(() if REDIS_URL else (BROKER_DIR / "queue", BROKER_DIR / "control"))):
     _folder.mkdir(parents=True, exist_ok=True)
+# Links in mails point at the local server.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"

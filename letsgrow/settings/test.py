@@ -21,3 +21,4 @@ else:
 # Static files come from the finders (node_modules, static/); nothing is collected.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"

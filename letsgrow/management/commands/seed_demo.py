@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -31,6 +32,8 @@ class Command(BaseCommand):
         elif not user.check_password(DEMO_PASSWORD):
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
+        # allauth requires a verified address before login; the demo one is known good.
+        EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
         workspace = Workspace.objects.filter(memberships__user=user, name=DEMO_WORKSPACE).first()
         if workspace is None:
             workspace = create_workspace(owner=user, name=DEMO_WORKSPACE)
@@ -38,3 +41,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Staff login:  {DEMO_EMAIL} / {DEMO_PASSWORD}  (http://127.0.0.1:8000/admin/)")
         self.stdout.write(f"  Workspace:    {workspace.name} (you are its {role})")
+        if settings.STAFF_REQUIRE_2FA:
+            self.stdout.write("  Staff must set up two-factor authentication (any TOTP app) on first admin visit.")
