@@ -1,14 +1,16 @@
-"""Site pages of accounts: start, account settings, workspaces, members, invitations, API keys."""
+"""Site pages of accounts. Each area keeps its own pattern list."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from accounts.views import placeholders, start
+from accounts.urls_api_keys import urlpatterns as api_key_urls
+from accounts.urls_workspaces import urlpatterns as workspace_urls
+from accounts.views import start
 
 app_name = "accounts"
 urlpatterns = [
     path("app/", start.StartView.as_view(), name="start"),
-    path("account/", placeholders.PlaceholderView.as_view(), name="profile"),
-    path("workspaces/new/", placeholders.PlaceholderView.as_view(), name="workspace_create"),
+    *workspace_urls,
+    *api_key_urls,
 ]

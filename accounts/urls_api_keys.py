@@ -1,0 +1,5 @@
+"""API key pages (names in the `accounts` namespace)."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
