@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -9,6 +11,12 @@ from django.urls import reverse
 
 
 class StaffTwoFactorMiddleware:
+    """Send staff without an authenticator app from /admin/ to its activation.
+
+    allauth asks for the password again before activation, then shows the QR
+    code; logins after that ask for the app's code (allauth's MFA login stage).
+    """
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -23,7 +31,7 @@ class StaffTwoFactorMiddleware:
             and not _has_totp(user)
         ):
             messages.warning(request, "Staff must turn on two-factor authentication before using the admin.")
-            return redirect(f"{reverse('mfa_activate_totp')}?next={request.path}")
+            return redirect(f"{reverse('mfa_activate_totp')}?{urlencode({'next': request.path}, safe='/')}")
         return self.get_response(request)
 
 

@@ -188,6 +188,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_EMAIL_NOTIFICATIONS = True
+# Login and password reset never reveal whether an address has an account; sign-up
+# does say so plainly (AccountAdapter.validate_unique_email) and creates nothing.
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_SESSION_REMEMBER = None  # ask the user ("Remember me")
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[LetsGrow] "
@@ -210,6 +212,12 @@ ACCOUNT_RATE_LIMITS = {
 # Two-factor authentication: TOTP with recovery codes, for everyone; staff must use it.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "LetsGrow"
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+# allauth's default blocks adding an (unverified) address once 2FA is on, so staff
+# and every 2FA user could never change their email. Its concern (sign up without
+# verifying, then lock the owner out with 2FA) cannot happen here: verification is
+# mandatory before any login, and a new address replaces the old one only once verified.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
 STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=True)
 
 # Google sign-in, when its OAuth client is configured.
@@ -339,7 +347,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "letsgrow.lib.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # Per user for sessions, per key for API keys (a key has no user id of its own).
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env.str("API_RATE_LIMIT", default="600/minute")},
 }
 
