@@ -156,7 +156,7 @@ def test_invite_member_stores_only_the_token_hash_and_emails_the_link_after_comm
     message = mail.outbox[0]
     assert message.to == ["New@example.com"]
     assert message.subject == f"[LetsGrow] {users['owner'].name} invited you to {workspace.name} on LetsGrow"
-    assert f"http://example.com/invitations/{token}/" in message.body
+    assert f"http://letsgrow.test/invitations/{token}/" in message.body
 
 
 def test_invite_member_sends_nothing_until_the_transaction_commits():

@@ -131,7 +131,7 @@ def test_an_admin_invites_someone_and_the_email_carries_the_link(client, django_
     )
     assert _messages(response) == ["Invitation sent to new@example.com."]
     assert len(mail.outbox) == 1
-    assert "http://example.com/invitations/" in mail.outbox[0].body
+    assert "http://letsgrow.test/invitations/" in mail.outbox[0].body
 
 
 @pytest.mark.parametrize("role", ["editor", "approver", "viewer"])

@@ -37,6 +37,9 @@ SECRET_KEY = env_secret("DJANGO_SECRET_KEY", default="") or ""
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_ID = 1
+# The public host name (and port, if not 80/443) that links in emails point at.
+SITE_DOMAIN = env.str("SITE_DOMAIN", default="127.0.0.1:8000")
+SITE_NAME = "LetsGrow"
 ROOT_URLCONF = "letsgrow.urls"
 WSGI_APPLICATION = "letsgrow.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
