@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -14,30 +12,14 @@ from billing.models import Subscription
 from content.services import set_workspace_domains
 from publishing.models import AutomationSettings
 from publishing.services import ensure_automation_settings
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import MembershipFactory, WorkspaceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-# tests/conftest.py's browser fixtures do not reach this folder: the same Debian chromium, set up here.
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
-
-
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "timezone_id": "Asia/Tokyo"}
-
-
-@pytest.fixture
-def offsite_requests(page, live_server):
-    seen: list[str] = []
-    page.on("request", lambda request: None if request.url.startswith(live_server.url) else seen.append(request.url))
-    return seen
 
 
 def _log_in(page, live_server, user) -> None:
