@@ -64,3 +64,29 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             "NOTE: ran on SQLite; set DATABASE_URL (and REDIS_URL) to run against real servers."
         )
+
+
+# --- the local platform emulator, over real HTTP ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _emulator_server():
+    from publishing.emulator.app import serve_in_thread
+
+    server, app = serve_in_thread()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+
+
+@pytest.fixture
+def emulator(_emulator_server, settings):
+    """The platform emulator, reset, with every provider pointed at it. Returns its control client."""
+    from publishing.emulator.control import EmulatorControl
+
+    url, app = _emulator_server
+    app.state.reset()
+    settings.PLATFORM_EMULATOR_ENABLED = True
+    settings.PLATFORM_EMULATOR_URL = url
+    control = EmulatorControl(url)
+    control.app = app  # direct access for assertions that need the emulator's own view
+    return control

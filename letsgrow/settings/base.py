@@ -274,9 +274,12 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Tokens at rest: django-encrypted-model-fields takes one key or several
-# (comma-separated; the first encrypts, all decrypt) so keys can be rotated.
-FIELD_ENCRYPTION_KEY = env_secret("FIELD_ENCRYPTION_KEY", default="") or ""
+# Tokens at rest: django-encrypted-model-fields takes a list of Fernet keys:
+# the first encrypts, all decrypt, so keys can be rotated (`rotate_encryption_keys`).
+# The environment gives them comma-separated, newest first.
+FIELD_ENCRYPTION_KEY: list[str] = [
+    key.strip() for key in (env_secret("FIELD_ENCRYPTION_KEY", default="") or "").split(",") if key.strip()
+]
 
 # ---------------------------------------------------------------------------
 # Email  https://docs.djangoproject.com/en/5.2/topics/email/
@@ -337,6 +340,31 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Heartbeats of the worker and beat, read by /readyz.
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=10)
 HEARTBEAT_MAX_AGE_SECONDS = env.int("HEARTBEAT_MAX_AGE_SECONDS", default=60)
+
+# ---------------------------------------------------------------------------
+# Social platforms  ../shared/PLATFORMS.md
+# ---------------------------------------------------------------------------
+# With the emulator on (the default outside production), every platform is the
+# local emulator (`manage.py run_emulator`, started by `make run`), so the whole
+# product works with no platform credentials. In production each platform's
+# real base URLs and the app credentials below are used.
+PLATFORM_EMULATOR_ENABLED = env.bool("PLATFORM_EMULATOR_ENABLED", default=True)
+PLATFORM_EMULATOR_URL = env.str("PLATFORM_EMULATOR_URL", default="http://127.0.0.1:8100")
+PLATFORM_TIMEOUT_SECONDS = env.float("PLATFORM_TIMEOUT_SECONDS", default=15.0)
+# Where the platforms send the user back after consent; must be registered with each app.
+OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="http://127.0.0.1:8000")
+# Real platform apps (ignored while the emulator is on).
+PLATFORM_CREDENTIALS = {
+    "x": (env.str("X_CLIENT_ID", default=""), env_secret("X_CLIENT_SECRET", default="") or ""),
+    "linkedin": (env.str("LINKEDIN_CLIENT_ID", default=""), env_secret("LINKEDIN_CLIENT_SECRET", default="") or ""),
+    "facebook": (env.str("FACEBOOK_APP_ID", default=""), env_secret("FACEBOOK_APP_SECRET", default="") or ""),
+    "instagram": (env.str("FACEBOOK_APP_ID", default=""), env_secret("FACEBOOK_APP_SECRET", default="") or ""),
+    "threads": (env.str("THREADS_APP_ID", default=""), env_secret("THREADS_APP_SECRET", default="") or ""),
+}
+LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202611")
+META_GRAPH_VERSION = env.str("META_GRAPH_VERSION", default="v24.0")
+BLUESKY_DEFAULT_PDS = env.str("BLUESKY_DEFAULT_PDS", default="https://bsky.social")
+BLUESKY_APPVIEW_URL = env.str("BLUESKY_APPVIEW_URL", default="https://public.api.bsky.app")
 
 # ---------------------------------------------------------------------------
 # Django REST framework  https://www.django-rest-framework.org/api-guide/settings/

@@ -10,7 +10,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-dev-only-secret-key-not-for-production")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 # A fixed development key (Fernet, urlsafe base64 of 32 bytes); production must set its own.
-FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="vXQ4Y3xJ8l2m7Bq0sWc9Jd3uFh6TnR1aKe5Pz8LgMoU=")
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=["vXQ4Y3xJ8l2m7Bq0sWc9Jd3uFh6TnR1aKe5Pz8LgMoU="])
 # Mail lands as files in var/mail, where a person (or a test) can open the links.
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"

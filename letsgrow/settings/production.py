@@ -8,6 +8,8 @@ from .base import *  # noqa: F403
 from .base import ALLOWED_HOSTS, FIELD_ENCRYPTION_KEY, SECRET_KEY, env
 
 DEBUG = False
+# Real platforms in production, unless explicitly told otherwise (a staging site).
+PLATFORM_EMULATOR_ENABLED = env.bool("PLATFORM_EMULATOR_ENABLED", default=False)
 
 _missing = [
     name

@@ -8,7 +8,10 @@ from .base import CACHES, REDIS_URL
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
-FIELD_ENCRYPTION_KEY = "c2FtcGxlLXRlc3Qta2V5LWZvci1sZXRzZ3Jvdy0xMjM="
+FIELD_ENCRYPTION_KEY = ["c2FtcGxlLXRlc3Qta2V5LWZvci1sZXRzZ3Jvdy0xMjM="]
+# Providers in tests talk to the emulator that the `emulator` fixture starts.
+PLATFORM_EMULATOR_ENABLED = True
+PLATFORM_TIMEOUT_SECONDS = 3.0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

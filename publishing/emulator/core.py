@@ -1,0 +1,415 @@
+"""The emulator's shared machinery: state, OAuth codes and tokens, faults, the request log.
+
+One `EmulatorState` lives in the emulator process. Each platform module is a
+`PlatformEmulator` that adds its routes under `/<slug>/…` and answers in that
+platform's documented shapes. Tests and people steer it through `/_emulator/…`
+(see control.py): inject faults, read the request log, reset.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import html
+import itertools
+import json
+import secrets
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+# Fault kinds every platform answers in its own documented way.
+FAULT_KINDS = (
+    "expired_token",  # the platform's "token expired/invalid" answer
+    "rate_limit",  # 429 (or the platform's equivalent) with its own reset headers
+    "duplicate",  # the platform's duplicate-content refusal
+    "invalid",  # the platform's invalid-content refusal
+    "server_error",  # a 5xx
+    "slow",  # answer normally after `delay` seconds
+    "lost_response",  # do the work, then drop the connection without answering
+    "refresh_fails",  # the token endpoint refuses the refresh token
+)
+
+EMULATOR_CLIENT_ID = "letsgrow-emulator-client"
+EMULATOR_CLIENT_SECRET = "letsgrow-emulator-secret"  # noqa: S105 (a public, local stand-in)
+
+
+def now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def account_id_for(platform: str, username: str) -> str:
+    """A stable numeric id for a username, so reconnecting finds the same account."""
+    digest = hashlib.sha256(f"{platform}:{username.lower()}".encode()).hexdigest()
+    return str(int(digest[:15], 16))
+
+
+@dataclass
+class Fault:
+    platform: str
+    kind: str
+    operation: str = "*"  # "publish", "upload", "token", "refresh", "metrics", "lookup", "profile", "*"
+    account: str = "*"  # account id or username, or "*"
+    times: int = 1
+    retry_after: int = 30
+    delay: float = 0.0
+    id: int = 0
+
+    def matches(self, platform: str, operation: str, account: str) -> bool:
+        return (
+            self.platform == platform
+            and self.operation in ("*", operation)
+            and (self.account == "*" or self.account == account)
+        )
+
+
+@dataclass
+class RecordedRequest:
+    id: int
+    platform: str
+    operation: str
+    method: str
+    path: str
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: Any
+    account: str
+    at: str
+    status: int = 0
+
+
+@dataclass
+class AuthCode:
+    platform: str
+    username: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    code_challenge_method: str
+    scopes: tuple[str, ...]
+    expires_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Token:
+    platform: str
+    account_id: str
+    username: str
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+    kind: str = "access"  # or "refresh"
+    revoked: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class EmulatorState:
+    """Everything the emulator remembers. Thread-safe: the server is threaded."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests: list[RecordedRequest] = []
+            self.faults: list[Fault] = []
+            self.codes: dict[str, AuthCode] = {}
+            self.tokens: dict[str, Token] = {}
+            # platform → free-form store each platform module owns (posts, media, containers, …)
+            self.stores: dict[str, dict[str, Any]] = {}
+            self._ids = itertools.count(1)
+
+    def next_id(self) -> int:
+        with self.lock:
+            return next(self._ids)
+
+    def store(self, platform: str) -> dict[str, Any]:
+        with self.lock:
+            return self.stores.setdefault(platform, {})
+
+    # -- faults
+    def add_fault(self, fault: Fault) -> Fault:
+        if fault.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {fault.kind!r}; known: {', '.join(FAULT_KINDS)}")
+        with self.lock:
+            fault.id = self.next_id()
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self, platform: str, operation: str, *accounts: str) -> Fault | None:
+        """The first armed fault for this call, used up once."""
+        with self.lock:
+            for fault in self.faults:
+                if any(fault.matches(platform, operation, account) for account in (accounts or ("",))):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    # -- OAuth
+    def new_code(self, code: AuthCode) -> str:
+        value = secrets.token_urlsafe(24)
+        with self.lock:
+            self.codes[value] = code
+        return value
+
+    def take_code(self, value: str) -> AuthCode | None:
+        with self.lock:
+            return self.codes.pop(value, None)
+
+    def issue_tokens(
+        self,
+        platform: str,
+        *,
+        account_id: str,
+        username: str,
+        scopes: tuple[str, ...],
+        ttl: timedelta | None,
+        with_refresh: bool = True,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[str, str]:
+        access = f"{platform}-at-{secrets.token_urlsafe(24)}"
+        refresh = f"{platform}-rt-{secrets.token_urlsafe(24)}" if with_refresh else ""
+        with self.lock:
+            self.tokens[access] = Token(
+                platform, account_id, username, scopes, now() + ttl if ttl else None, extra=dict(extra or {})
+            )
+            if refresh:
+                self.tokens[refresh] = Token(
+                    platform, account_id, username, scopes, None, "refresh", extra=dict(extra or {})
+                )
+        return access, refresh
+
+    def token(self, platform: str, value: str, *, kind: str = "access") -> Token | None:
+        """The live token `value` of `platform`, or None (unknown, revoked, expired or wrong kind)."""
+        with self.lock:
+            token = self.tokens.get(value)
+        if token is None or token.platform != platform or token.kind != kind or token.revoked:
+            return None
+        if token.expires_at and token.expires_at <= now():
+            return None
+        return token
+
+    def expire_tokens(self, platform: str, account_id: str) -> int:
+        """Make every access token of an account expired now (tests: "the token ran out")."""
+        with self.lock:
+            hits = [t for t in self.tokens.values() if t.platform == platform and t.account_id == account_id]
+            for token in hits:
+                if token.kind == "access":
+                    token.expires_at = now() - timedelta(seconds=1)
+        return len(hits)
+
+    # -- log
+    def record(self, entry: RecordedRequest) -> None:
+        with self.lock:
+            self.requests.append(entry)
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(data), status=status, headers=headers or {}, mimetype="application/json")
+
+
+class DropConnection(Exception):
+    """Raised after the work is done: the server closes the socket without an answer."""
+
+
+def drop_connection(request: Request) -> Response:
+    sock = request.environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    else:  # a server without raw socket access: let the client time out instead
+        time.sleep(60)
+    return Response(status=204)
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+def redacted_headers(request: Request) -> dict[str, str]:
+    """Headers for the log, with credentials reduced to a short hash (tests compare, nobody reads)."""
+    result = {}
+    for key, value in request.headers.items():
+        if key.lower() in ("authorization", "cookie"):
+            value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+        result[key] = value
+    return result
+
+
+def request_body(request: Request) -> Any:
+    if request.mimetype == "application/json":
+        try:
+            return request.get_json(force=True, silent=True)
+        except Exception:
+            return None
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        data: dict[str, Any] = request.form.to_dict(flat=True)
+        for name, storage in request.files.items():
+            content = storage.read()
+            storage.stream.seek(0)
+            data[name] = {"filename": storage.filename, "content_type": storage.mimetype, "size": len(content)}
+        return data
+    raw = request.get_data(cache=True)
+    if raw:
+        return {"bytes": len(raw), "content_type": request.mimetype}
+    return None
+
+
+def verify_pkce(code: AuthCode, verifier: str) -> bool:
+    """RFC 7636 §4.6."""
+    if not code.code_challenge:
+        return not verifier
+    if code.code_challenge_method == "plain":
+        return secrets.compare_digest(verifier, code.code_challenge)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return secrets.compare_digest(digest, code.code_challenge)
+
+
+def authorize_page(
+    *, platform_name: str, action: str, hidden: dict[str, str], scopes: tuple[str, ...], default_username: str
+) -> Response:
+    """The consent page a user sees at the emulated platform: grant (as a username) or deny."""
+    fields = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in hidden.items()
+    )
+    scope_items = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in scopes) or "<li>basic access</li>"
+    body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(platform_name)} (emulator) · Authorize LetsGrow</title>
+<style>
+body{{font-family:system-ui,sans-serif;background:#f4f4f5;margin:0}}
+main{{max-width:28rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 2px 12px #0002}}
+.badge{{background:#fde68a;padding:.2rem .5rem;border-radius:6px;font-size:.8rem}}
+button{{padding:.6rem 1.2rem;border-radius:8px;border:0;font-size:1rem;cursor:pointer}}
+.grant{{background:#16a34a;color:#fff}}.deny{{background:#e5e7eb}}
+input[type=text]{{width:100%;padding:.5rem;font-size:1rem}}
+</style>
+</head><body><main>
+<p><span class="badge">Local platform emulator: no real {html.escape(platform_name)} account is used</span></p>
+<h1>Authorize LetsGrow on {html.escape(platform_name)}</h1>
+<p>LetsGrow asks for:</p><ul>{scope_items}</ul>
+<form method="post" action="{html.escape(action)}">{fields}
+<p><label>Sign in as<br><input type="text" name="username" value="{html.escape(default_username)}" required></label></p>
+<p><button class="grant" type="submit" name="decision" value="grant">Authorize app</button>
+<button class="deny" type="submit" name="decision" value="deny">Cancel</button></p>
+</form></main></body></html>"""
+    return Response(body, mimetype="text/html")
+
+
+def redirect_to(uri: str, params: dict[str, str]) -> Response:
+    separator = "&" if "?" in uri else "?"
+    return Response(status=302, headers={"Location": f"{uri}{separator}{urlencode(params)}"})
+
+
+# --------------------------------------------------------------------------- platform base
+
+
+class PlatformEmulator:
+    """One platform's part of the emulator. Subclasses list routes and answer faults their way."""
+
+    slug: str = ""
+    name: str = ""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def rules(self) -> list[Rule]:
+        """Werkzeug rules whose endpoint is the name of a method of this class (paths without the prefix)."""
+        raise NotImplementedError
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        """The platform's documented answer for an injected fault (expired_token, rate_limit, …)."""
+        raise NotImplementedError
+
+    # helpers for subclasses
+    def check_fault(self, request: Request, operation: str, *accounts: str) -> Fault | None:
+        """The armed fault for this call, if any. `slow` is applied here; others are returned."""
+        fault = self.state.take_fault(self.slug, operation, *accounts)
+        if fault and fault.kind == "slow":
+            time.sleep(fault.delay or 2)
+            return None
+        return fault
+
+    def store(self) -> dict[str, Any]:
+        return self.state.store(self.slug)
+
+
+# --------------------------------------------------------------------------- the WSGI app
+
+
+class EmulatorApp:
+    """Routes `/<slug>/…` to each platform, `/_emulator/…` to the control API, and logs every call."""
+
+    def __init__(self, platforms: list[type[PlatformEmulator]], state: EmulatorState | None = None) -> None:
+        self.state = state or EmulatorState()
+        self.platforms = {cls.slug: cls(self.state) for cls in platforms}
+        rules = []
+        for slug, platform in self.platforms.items():
+            for rule in platform.rules():
+                prefixed = f"/{slug}{rule.rule}"
+                rules.append(Rule(prefixed, endpoint=(slug, rule.endpoint), methods=rule.methods))
+        from publishing.emulator import control
+
+        rules.extend(control.rules())
+        self.url_map = Map(rules, strict_slashes=False)
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        adapter = self.url_map.bind_to_environ(environ)
+        entry: RecordedRequest | None = None
+        try:
+            endpoint, args = adapter.match()
+            if endpoint[0] == "_control":
+                from publishing.emulator import control
+
+                response = getattr(control, endpoint[1])(self, request, **args)
+            else:
+                slug, method_name = endpoint
+                entry = RecordedRequest(
+                    id=self.state.next_id(),
+                    platform=slug,
+                    operation=method_name,
+                    method=request.method,
+                    path=request.path,
+                    query=request.args.to_dict(flat=True),
+                    headers=redacted_headers(request),
+                    body=request_body(request),
+                    account="",
+                    at=now().isoformat(),
+                )
+                request.environ["emulator.entry"] = entry
+                response = getattr(self.platforms[slug], method_name)(request, **args)
+        except DropConnection:
+            response = drop_connection(request)
+        except HTTPException as exc:
+            response = exc.get_response()
+        if entry is not None:
+            entry.status = response.status_code
+            self.state.record(entry)
+        return response(environ, start_response)
+
+
+def note_account(request: Request, account: str) -> None:
+    """Tag the logged request with the account it acted for (tests count posts per account)."""
+    entry = request.environ.get("emulator.entry")
+    if entry is not None:
+        entry.account = account
+
+
+def as_dict(obj: Any) -> Any:
+    return asdict(obj)
