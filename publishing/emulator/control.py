@@ -33,7 +33,20 @@ def rules() -> list[Rule]:
         Rule("/_emulator/store/<slug>", endpoint=("_control", "store"), methods=["GET"]),
         Rule("/_emulator/expire-tokens", endpoint=("_control", "expire_tokens"), methods=["POST"]),
         Rule("/_emulator/reset", endpoint=("_control", "reset"), methods=["POST"]),
+        Rule("/_media/<name>", endpoint=("_control", "media"), methods=["GET", "HEAD"]),
     ]
+
+
+# A 1x1 PNG: what every "public media URL" on the emulator serves, so platforms
+# that fetch media (Instagram, Threads) can fetch something real.
+PIXEL_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def media(app: EmulatorApp, request: Request, name: str) -> Response:
+    return Response(PIXEL_PNG, mimetype="image/png")
 
 
 def index(app: EmulatorApp, request: Request) -> Response:

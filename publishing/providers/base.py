@@ -269,6 +269,12 @@ class Provider:
     # Whether `prepare` returns a handle that makes `publish` safe to repeat and `lookup` exact.
     has_idempotency_handle: ClassVar[bool] = False
     can_revoke: ClassVar[bool] = False
+    # Tokens that expire and can be refreshed (Mastodon's never expire; Page tokens are long-lived).
+    supports_refresh: ClassVar[bool] = True
+    # Whether the platform refuses identical content with a recognisable error.
+    reports_duplicates: ClassVar[bool] = True
+    # Whether our OAuth app must be registered on each server first (Mastodon instances).
+    registers_per_server: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -286,6 +292,14 @@ class Provider:
 
     def fetch_accounts(self, tokens: TokenSet, *, config: dict[str, Any] | None = None) -> list[AccountProfile]:
         """The accounts these tokens may publish to (one, or one per Facebook Page, …)."""
+        raise NotImplementedError
+
+    def register_app(self, *, redirect_uri: str, app_name: str, website: str) -> tuple[str, str]:
+        """Register our OAuth app on this server (`registers_per_server`); returns (client_id, client_secret)."""
+        raise NotImplementedError
+
+    def login(self, *, identifier: str, password: str) -> AccountProfile:
+        """Log in with a handle and an app password (`auth_kind == "app_password"`); the profile carries tokens."""
         raise NotImplementedError
 
     def refresh_credentials(self, credentials: Credentials) -> TokenSet:
