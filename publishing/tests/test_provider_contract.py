@@ -28,7 +28,7 @@ from publishing.providers.base import (
 )
 
 REDIRECT_URI = "http://testserver/connections/callback/"
-# A 1×1 PNG: the smallest real image.
+# A 1x1 PNG: the smallest real image.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
