@@ -349,7 +349,9 @@ HEARTBEAT_MAX_AGE_SECONDS = env.int("HEARTBEAT_MAX_AGE_SECONDS", default=60)
 # product works with no platform credentials. In production each platform's
 # real base URLs and the app credentials below are used.
 PLATFORM_EMULATOR_ENABLED = env.bool("PLATFORM_EMULATOR_ENABLED", default=True)
-PLATFORM_EMULATOR_URL = env.str("PLATFORM_EMULATOR_URL", default="http://127.0.0.1:8100")
+PLATFORM_EMULATOR_URL = env.str(
+    "PLATFORM_EMULATOR_URL", default=f"http://127.0.0.1:{env.int('LETSGROW_EMULATOR_PORT', default=8100)}"
+)
 PLATFORM_TIMEOUT_SECONDS = env.float("PLATFORM_TIMEOUT_SECONDS", default=15.0)
 # Where the platforms send the user back after consent; must be registered with each app.
 OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="http://127.0.0.1:8000")
