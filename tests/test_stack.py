@@ -56,12 +56,13 @@ def _wait_for(predicate, timeout: float, what: str):
 @pytest.fixture
 def stack(tmp_path):
     """Migrate a fresh SQLite file, then run web, worker and beat under honcho."""
-    port = _free_port()
+    port, emulator_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update(
         DJANGO_SETTINGS_MODULE="letsgrow.settings.local",
         LETSGROW_VAR_DIR=str(tmp_path / "var"),
         LETSGROW_PORT=str(port),
+        LETSGROW_EMULATOR_PORT=str(emulator_port),
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
     )
@@ -77,7 +78,7 @@ def stack(tmp_path):
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        yield base_url, tmp_path / "var", process
+        yield base_url, f"http://127.0.0.1:{emulator_port}", tmp_path / "var", process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -87,7 +88,7 @@ def stack(tmp_path):
 
 
 def test_make_run_processes_become_ready_and_report_a_lost_broker(stack):
-    base_url, var_dir, honcho = stack
+    base_url, emulator_url, var_dir, honcho = stack
 
     status, body = _wait_for(lambda: _get(f"{base_url}/healthz"), 60, "/healthz")
     assert status == 200
@@ -105,8 +106,10 @@ def test_make_run_processes_become_ready_and_report_a_lost_broker(stack):
     assert home_status == 200 and b'data-bs-theme="dark"' in home
     css_status, css = _get(f"{base_url}/static/vendor/bootstrap/css/bootstrap.min.css")
     assert css_status == 200 and b"Bootstrap" in css[:200]
-    login_status, _ = _get(f"{base_url}/admin/login/")
+    login_status, _ = _get(f"{base_url}/accounts/login/")
     assert login_status == 200
+    emulator_status, emulator_body = _get(f"{emulator_url}/_emulator/")
+    assert emulator_status == 200 and "x" in json.loads(emulator_body)["platforms"]
 
     shutil.rmtree(var_dir / "broker" / "queue")
     status, body = _get(f"{base_url}/readyz")
