@@ -355,7 +355,8 @@ class HttpProvider(Provider):
         if not url.startswith("http"):
             url = self.config.api_base.rstrip("/") + "/" + url.lstrip("/")
         try:
-            response = self.http.request(method, url, headers=headers, timeout=self.config.timeout, **kwargs)
+            timeout = kwargs.pop("timeout", self.config.timeout)
+            response = self.http.request(method, url, headers=headers, timeout=timeout, **kwargs)
         except requests.ConnectTimeout as exc:
             raise ProviderError(
                 ErrorKind.TRANSIENT, f"{self.display_name} did not accept the connection in time."
