@@ -275,6 +275,10 @@ class Provider:
     reports_duplicates: ClassVar[bool] = True
     # Whether our OAuth app must be registered on each server first (Mastodon instances).
     registers_per_server: ClassVar[bool] = False
+    # Whether every post needs an image or a video (Instagram has no text-only posts).
+    requires_media: ClassVar[bool] = False
+    # Whether apps may delete published posts (Instagram's API cannot).
+    can_delete: ClassVar[bool] = True
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -354,18 +358,19 @@ class HttpProvider(Provider):
             headers.setdefault("Authorization", f"Bearer {bearer}")
         if not url.startswith("http"):
             url = self.config.api_base.rstrip("/") + "/" + url.lstrip("/")
+        timeout = kwargs.pop("timeout", self.config.timeout)
+        # Errors are raised `from None`: the library's exceptions carry the URL,
+        # and some platforms (Meta) put tokens and secrets in the query string.
+        failure: ProviderError | None = None
         try:
-            timeout = kwargs.pop("timeout", self.config.timeout)
             response = self.http.request(method, url, headers=headers, timeout=timeout, **kwargs)
-        except requests.ConnectTimeout as exc:
-            raise ProviderError(
-                ErrorKind.TRANSIENT, f"{self.display_name} did not accept the connection in time."
-            ) from exc
-        except requests.ReadTimeout as exc:
+        except requests.ConnectTimeout:
+            failure = ProviderError(ErrorKind.TRANSIENT, f"{self.display_name} did not accept the connection in time.")
+        except requests.ReadTimeout:
             # The request went out; the platform may have acted on it.
-            raise ProviderError(
+            failure = ProviderError(
                 ErrorKind.TRANSIENT, f"{self.display_name} did not answer in time.", maybe_sent=method != "GET"
-            ) from exc
+            )
         except requests.ConnectionError as exc:
             sent = _connection_dropped_after_sending(exc)
             message = (
@@ -373,7 +378,9 @@ class HttpProvider(Provider):
                 if sent
                 else f"Could not reach {self.display_name}."
             )
-            raise ProviderError(ErrorKind.TRANSIENT, message, maybe_sent=sent and method != "GET") from exc
+            failure = ProviderError(ErrorKind.TRANSIENT, message, maybe_sent=sent and method != "GET")
+        if failure is not None:
+            raise failure
         if response.status_code in expected:
             return response
         raise self.classify(response)

@@ -118,13 +118,25 @@ def _text(slug: str, n: int = 0) -> str:
     return f"Contract test post {n} for {slug} #letsgrow"
 
 
+def _image(emulator) -> Media:
+    return Media(
+        content_type="image/png", size=len(PNG), data=PNG, url=f"{emulator.base_url}/_media/pixel.png", alt_text="A dot"
+    )
+
+
+def _post(provider, emulator, slug: str, n: int) -> Variant:
+    """A post this platform accepts: text, plus an image where the platform needs media."""
+    media = (_image(emulator),) if provider.requires_media else ()
+    return Variant(text=_text(slug, n), media=media)
+
+
 @pytest.mark.parametrize("slug", SLUGS)
 def test_connect_validate_and_publish_text(slug, emulator):
     provider, credentials = connect(slug)
-    variant = Variant(text=_text(slug))
+    variant = _post(provider, emulator, slug, 0)
 
     assert provider.validate(variant).is_valid
-    too_long = provider.validate(Variant(text="x" * (provider.max_text_length + 1)))
+    too_long = provider.validate(Variant(text="x" * (provider.max_text_length + 1), media=variant.media))
     assert not too_long.is_valid
     assert too_long.length > too_long.max_length == provider.max_text_length
 
@@ -159,10 +171,7 @@ def test_a_denied_consent_comes_back_as_access_denied(slug, emulator):
 @pytest.mark.parametrize("slug", SLUGS)
 def test_publish_with_an_image(slug, emulator):
     provider, credentials = connect(slug)
-    image = Media(
-        content_type="image/png", size=len(PNG), data=PNG, url=f"{emulator.base_url}/_media/pixel.png", alt_text="A dot"
-    )
-    variant = Variant(text=_text(slug, 2), media=(image,))
+    variant = Variant(text=_text(slug, 2), media=(_image(emulator),))
 
     assert provider.validate(variant).is_valid
     result = provider.publish(credentials, variant, handle=provider.prepare(credentials, variant))
@@ -175,7 +184,7 @@ def test_fetch_metrics_for_published_posts(slug, emulator):
     provider, credentials = connect(slug)
     ids = []
     for n in range(2):
-        variant = Variant(text=_text(slug, 10 + n))
+        variant = _post(provider, emulator, slug, 10 + n)
         ids.append(provider.publish(credentials, variant, handle=provider.prepare(credentials, variant)).remote_id)
 
     snapshots = provider.fetch_metrics(credentials, ids)
@@ -200,7 +209,7 @@ def test_each_error_class_is_recognised(slug, fault, kind, emulator):
     if kind is ErrorKind.DUPLICATE and not provider.reports_duplicates:
         pytest.skip("the platform has no duplicate-content error")
     emulator.inject_fault(slug, fault, operation="publish", retry_after=42)
-    variant = Variant(text=_text(slug, 20))
+    variant = _post(provider, emulator, slug, 20)
 
     with pytest.raises(ProviderError) as caught:
         provider.publish(credentials, variant, handle=provider.prepare(credentials, variant))
@@ -228,7 +237,7 @@ def test_refresh_gives_working_credentials(slug, emulator):
         account_id=credentials.account_id,
         config=credentials.config,
     )
-    variant = Variant(text=_text(slug, 30))
+    variant = _post(provider, emulator, slug, 30)
     assert provider.publish(fresh, variant, handle=provider.prepare(fresh, variant)).remote_id
 
 
@@ -248,7 +257,7 @@ def test_a_failed_refresh_is_auth_expired(slug, emulator):
 @pytest.mark.parametrize("slug", SLUGS)
 def test_lookup_after_a_lost_response_finds_the_post_exactly_once(slug, emulator):
     provider, credentials = connect(slug)
-    variant = Variant(text=_text(slug, 40))
+    variant = _post(provider, emulator, slug, 40)
     handle = provider.prepare(credentials, variant)
     emulator.inject_fault(slug, "lost_response", operation="publish")
 
@@ -259,20 +268,29 @@ def test_lookup_after_a_lost_response_finds_the_post_exactly_once(slug, emulator
     found = provider.lookup(credentials, variant, handle=handle)
     assert found is not None and found.remote_id
     # A post that was never made is not found.
-    other = Variant(text=_text(slug, 41))
+    other = _post(provider, emulator, slug, 41)
     assert provider.lookup(credentials, other, handle=provider.prepare(credentials, other)) is None
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_delete_removes_the_post(slug, emulator):
     provider, credentials = connect(slug)
-    variant = Variant(text=_text(slug, 50))
+    if not provider.can_delete:
+        pytest.skip("the platform does not let apps delete posts")
+    variant = _post(provider, emulator, slug, 50)
     handle = provider.prepare(credentials, variant)
     result = provider.publish(credentials, variant, handle=handle)
 
     provider.delete(credentials, result.remote_id)
 
     assert provider.lookup(credentials, variant, handle=handle) is None
+
+
+def test_a_text_only_post_is_refused_where_media_is_required(emulator):
+    for slug in REGISTRY:
+        provider = provider_for(slug, server="mastodon.example" if slug == "mastodon" else "")
+        result = provider.validate(Variant(text="Just words"))
+        assert result.is_valid is not provider.requires_media, slug
 
 
 def test_every_provider_names_itself_like_the_registry():

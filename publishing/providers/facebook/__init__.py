@@ -1,0 +1,3 @@
+"""Facebook Pages: posts to Pages through the Graph API (PLATFORMS.md §3)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Mastodon, on any instance: see provider.py."""
+
+from __future__ import annotations
