@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("letsgrow.onboarding.urls")),
     path("w/<slug:workspace_slug>/", include("analytics.urls")),
+    path("", include("publishing.urls")),
     path("api/", include("letsgrow.api_router")),
 ]
 

@@ -6,10 +6,10 @@ from datetime import time
 
 from django.conf import settings
 from django.db import models
-from encrypted_model_fields.fields import EncryptedTextField
 
 from accounts.models import Workspace
 from accounts.scoping import WorkspaceScopedModel
+from publishing.fields import StrictEncryptedTextField
 from publishing.providers import PLATFORM_CHOICES
 
 
@@ -61,13 +61,17 @@ class SocialAccount(WorkspaceScopedModel):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="social_accounts")
     platform = models.CharField(max_length=20, choices=PLATFORM_CHOICES)
-    account_id = models.CharField(max_length=255, help_text="The account's id on the platform.")
+    account_id = models.CharField(
+        max_length=255, help_text="The account's id on the platform; on Mastodon id@instance (ids are per server)."
+    )
     handle = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
     avatar_url = models.URLField(max_length=1000, blank=True)
     scopes = models.JSONField(default=list, blank=True)
-    access_token = EncryptedTextField(blank=True)
-    refresh_token = EncryptedTextField(blank=True)
+    access_token = StrictEncryptedTextField(blank=True)
+    refresh_token = StrictEncryptedTextField(blank=True)
+    # Bluesky: the app password the user gave, to open a new session when the refresh token has run out.
+    app_password = StrictEncryptedTextField(blank=True)
     token_expires_at = models.DateTimeField(null=True, blank=True)
     # Per-account, non-secret platform details: Mastodon instance, Bluesky PDS, Page id, …
     config = models.JSONField(default=dict, blank=True)
@@ -101,7 +105,7 @@ class MastodonApp(models.Model):
 
     instance = models.CharField(max_length=255, unique=True, help_text="Host name, e.g. mastodon.social")
     client_id = models.CharField(max_length=255)
-    client_secret = EncryptedTextField()
+    client_secret = StrictEncryptedTextField()
     redirect_uri = models.URLField(max_length=1000)
     created_at = models.DateTimeField(auto_now_add=True)
 

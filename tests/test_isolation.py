@@ -25,7 +25,7 @@ SKIPPED_NAMESPACES = {"admin", "djdt"}
 # Writes a viewer may make: leaving a workspace is anyone's right.
 VIEWER_MAY_WRITE = {"accounts:workspace_leave"}
 # Kwargs that do not name workspace data.
-NON_ID_KWARGS = {"format", "token", "key", "uidb36", "step"}
+NON_ID_KWARGS = {"format", "token", "key", "uidb36", "step", "platform"}
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,20 @@ def _api_key_of(workspace: Workspace) -> dict[str, object]:
     return {"pk": key.pk}
 
 
+def _connection_of(workspace: Workspace) -> dict[str, object]:
+    from publishing.models import SocialAccount
+
+    account = SocialAccount.objects.create(
+        workspace=workspace, platform="x", account_id=f"acct-{workspace.pk}", handle=f"handle{workspace.pk}"
+    )
+    return {"pk": account.pk}
+
+
 # URL name → builder for its id kwargs. Keys are matched by the URL's name.
-ID_BUILDERS: dict[str, Callable[[Workspace], dict[str, object]]] = {}
+ID_BUILDERS: dict[str, Callable[[Workspace], dict[str, object]]] = {
+    "publishing:reconnect": _connection_of,
+    "publishing:disconnect": _connection_of,
+}
 
 
 def _builder_for(route: Route) -> Callable[[Workspace], dict[str, object]] | None:
@@ -112,7 +124,9 @@ def _builder_for(route: Route) -> Callable[[Workspace], dict[str, object]] | Non
 
 
 def _step_kwargs(route: Route) -> dict[str, object]:
-    return {"step": "domains"} if "step" in route.kwargs else {}
+    """Values for kwargs that name no object (a wizard step, a platform)."""
+    fixed = {"step": "domains", "platform": "x"}
+    return {name: value for name, value in fixed.items() if name in route.kwargs}
 
 
 @pytest.fixture

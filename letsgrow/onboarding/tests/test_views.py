@@ -291,7 +291,7 @@ def test_the_platforms_step_lists_the_platforms_with_plan_gates(client):
         assert name in html
     assert html.count('<span class="badge text-bg-warning"') == 2
     assert "The Free plan allows 2 connected accounts." in html
-    assert "Connecting accounts arrives soon." in html
+    assert 'data-testid="connections-link"' in html
     assert "Skip for now" in html
 
 
