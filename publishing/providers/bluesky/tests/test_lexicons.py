@@ -24,6 +24,7 @@ import requests
 from publishing.platforms import provider_for
 from publishing.providers.base import Credentials, ErrorKind, Media, ProviderError, Variant
 from publishing.providers.bluesky.provider import BlueskyProvider
+from publishing.tests.specs import require_spec
 
 LEXICON_DIR = Path(__file__).resolve().parents[4].parent / "shared" / "specs" / "bluesky-lexicons"
 PNG = bytes.fromhex(
@@ -230,7 +231,7 @@ class Lexicons:
 @pytest.fixture(scope="module")
 def lexicons() -> Lexicons:
     if not LEXICON_DIR.is_dir():
-        pytest.skip(f"the lexicons are not here: {LEXICON_DIR}")
+        require_spec(LEXICON_DIR)
     return Lexicons(LEXICON_DIR)
 
 

@@ -7,6 +7,7 @@ The spec (../shared/specs/mastodon.openapi.json, abraham/mastodon-openapi, Masto
 from __future__ import annotations
 
 import json
+import os
 import time
 from functools import cache
 from pathlib import Path
@@ -28,7 +29,9 @@ SPEC_PATH = Path(__file__).resolve().parents[5] / "shared" / "specs" / "mastodon
 SPEC_URI = "urn:spec:mastodon"
 INSTANCE = "mastodon.example"
 
-pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"the Mastodon spec is not at {SPEC_PATH}")
+pytestmark = pytest.mark.skipif(
+    not SPEC_PATH.exists() and not os.environ.get("CI"), reason=f"the Mastodon spec is not at {SPEC_PATH}"
+)
 
 # The emulator's operation names (its method names, in the request log) → the spec's (path, method).
 OPERATIONS = {

@@ -26,6 +26,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from publishing.providers.base import ErrorKind, Media, ProviderError, TokenSet, Variant
+from publishing.tests.specs import require_spec
 from publishing.tests.test_provider_contract import PNG, connect
 
 SPEC_PATH = Path(settings.BASE_DIR).parent / "shared" / "specs" / "x-api-v2.openapi.json"
@@ -38,7 +39,7 @@ GIF = b"GIF89a" + b"\x01\x00\x01\x00\x00\x00\x00;"
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     if not SPEC_PATH.exists():
-        pytest.skip(f"X's OpenAPI document is not at {SPEC_PATH}")
+        require_spec(SPEC_PATH)
     return json.loads(SPEC_PATH.read_text())
 
 
