@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from accounts.models import Workspace
@@ -28,3 +29,44 @@ class ContentDomain(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Post(WorkspaceScopedModel):
+    """One piece of content, going to one or more connected accounts (publishing.PostTarget).
+
+    `status` changes only through publishing.transitions. Before scheduling it
+    is the review state; afterwards it is the roll-up of the targets' statuses.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING_REVIEW = "pending_review", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        SCHEDULED = "scheduled", "Scheduled"
+        PUBLISHING = "publishing", "Publishing"
+        PUBLISHED = "published", "Published"
+        PARTIALLY_PUBLISHED = "partially_published", "Partially published"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Written by hand"
+        AI = "ai", "Generated with AI"
+        TEMPLATE = "template", "From a template"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    text = models.TextField(blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "status"], name="content_post_ws_status")]
+
+    def __str__(self) -> str:
+        first_line = (self.text or "").strip().splitlines()[0] if (self.text or "").strip() else "(empty post)"
+        return first_line[:60]

@@ -111,3 +111,87 @@ class MastodonApp(models.Model):
 
     def __str__(self) -> str:
         return self.instance
+
+
+class PostTarget(WorkspaceScopedModel):
+    """One delivery: a post to one connected account, with its own text, schedule and status.
+
+    `status` changes only through publishing.transitions (compare-and-set + event).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not scheduled"  # the post is still being written or reviewed
+        SCHEDULED = "scheduled", "Scheduled"
+        PUBLISHING = "publishing", "Publishing"
+        PUBLISHED = "published", "Published"
+        FAILED = "failed", "Failed"
+        UNCONFIRMED = "unconfirmed", "Unconfirmed"  # sent, but we cannot tell yet whether the post exists
+        MISSED = "missed", "Missed"  # too late to go out without surprising anyone
+        CANCELLED = "cancelled", "Cancelled"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="post_targets")
+    post = models.ForeignKey("content.Post", on_delete=models.CASCADE, related_name="targets")
+    social_account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="targets")
+    # The platform variant; empty means the post's own text.
+    text = models.TextField(blank=True)
+    link = models.URLField(max_length=2000, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True, help_text="UTC.")
+    schedule_timezone = models.CharField(max_length=64, blank=True, help_text="IANA zone the time was given in.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="A retry waits until then (UTC).")
+    # The lease: while "publishing", a worker owns the target until this time.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=120, blank=True)
+    # The platform-side handle saved before the committing call (rkey, container id, idempotency key).
+    publish_handle = models.CharField(max_length=255, blank=True)
+    remote_id = models.CharField(max_length=255, blank=True)
+    remote_url = models.URLField(max_length=2000, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    error_kind = models.CharField(max_length=20, blank=True)
+    last_error = models.TextField(blank=True, help_text="What went wrong, in plain words.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "social_account"], name="publishing_target_one_per_account"),
+        ]
+        indexes = [
+            # The sweep's and the dispatcher's "what is due" and "whose lease ran out".
+            models.Index(fields=["status", "scheduled_at"], name="publishing_target_due"),
+            models.Index(fields=["status", "lease_expires_at"], name="publishing_target_lease"),
+            models.Index(fields=["workspace", "status"], name="publishing_target_ws_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} → {self.social_account_id} ({self.status})"
+
+    @property
+    def effective_text(self) -> str:
+        return self.text or self.post.text
+
+
+class PostEvent(WorkspaceScopedModel):
+    """An immutable record of one status change or action: who, when, from, to, why."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="post_events")
+    post = models.ForeignKey("content.Post", on_delete=models.CASCADE, related_name="events")
+    target = models.ForeignKey(PostTarget, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who acted when it was not a person: "dispatcher", "sweep", "api key: …".
+    actor_label = models.CharField(max_length=120, blank=True)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        subject = f"target {self.target_id}" if self.target_id else f"post {self.post_id}"
+        return f"{subject}: {self.from_status} → {self.to_status}"
