@@ -148,9 +148,9 @@ def _assigns_status_outside_the_state_machine(path: Path) -> list[str]:
             for target in node.targets:
                 if isinstance(target, ast.Attribute) and target.attr == "status":
                     problems.append(f"{path}:{node.lineno}: assigns .status")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
-            if any(k.arg == "status" for k in node.keywords):
-                problems.append(f"{path}:{node.lineno}: update(status=…)")
+        is_update = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update"
+        if is_update and any(k.arg == "status" for k in node.keywords):
+            problems.append(f"{path}:{node.lineno}: update(status=…)")
     return problems
 
 
