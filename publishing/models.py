@@ -6,6 +6,7 @@ from datetime import time
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from accounts.models import Workspace
 from accounts.scoping import WorkspaceScopedModel
@@ -195,3 +196,48 @@ class PostEvent(WorkspaceScopedModel):
     def __str__(self) -> str:
         subject = f"target {self.target_id}" if self.target_id else f"post {self.post_id}"
         return f"{subject}: {self.from_status} → {self.to_status}"
+
+
+class QueueSlot(WorkspaceScopedModel):
+    """A recurring posting time of one account ("Mondays 09:30"): "add to queue" fills the next free one."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="queue_slots")
+    social_account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="queue_slots")
+    weekday = models.PositiveSmallIntegerField(help_text="0 = Monday … 6 = Sunday")
+    time_of_day = models.TimeField(help_text="Local time in the workspace's time zone.")
+
+    class Meta:
+        ordering = ["weekday", "time_of_day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["social_account", "weekday", "time_of_day"], name="publishing_queueslot_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="publishing_queueslot_weekday"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.social_account_id}: day {self.weekday} at {self.time_of_day:%H:%M}"
+
+
+class EmergencyStop(models.Model):
+    """While active, nothing is published: globally (workspace empty, staff) or for one workspace (owner)."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="emergency_stop"
+    )
+    is_active = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One global row at most (NULLs are distinct in a plain unique index, so index 0 instead).
+            models.UniqueConstraint(Coalesce("workspace", models.Value(0)), name="publishing_one_stop_per_scope"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.workspace or "all workspaces"
+        return f"Emergency stop for {scope}: {'on' if self.is_active else 'off'}"
