@@ -90,3 +90,13 @@ def emulator(_emulator_server, settings):
     control = EmulatorControl(url)
     control.app = app  # direct access for assertions that need the emulator's own view
     return control
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets(monkeypatch):
+    """Each test gets rate-budget counters of its own (ids are reused between tests; Redis is shared)."""
+    import uuid
+
+    from publishing import budgets
+
+    monkeypatch.setattr(budgets, "KEY_PREFIX", f"letsgrow-test:budget:{uuid.uuid4().hex[:12]}")

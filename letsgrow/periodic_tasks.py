@@ -39,4 +39,18 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         schedule=Crontab(minute="17", hour="3"),
         description="Deletes expired login sessions.",
     ),
+    PeriodicTaskSpec(
+        name="Publishing sweep",
+        task="publishing.sweep",
+        # Every 5 seconds: the safety net behind each target's on-time ETA message.
+        schedule=Every(seconds=5),
+        description="Dispatches due posts whose message was lost, marks missed ones, recovers stuck deliveries.",
+    ),
+    PeriodicTaskSpec(
+        name="Tell authors about posts still waiting for review at their time",
+        task="publishing.notify_pending_overdue",
+        # https://crontab.guru/#*/2_*_*_*_*  (every 2 minutes)
+        schedule=Crontab(minute="*/2"),
+        description="Emails the author once when a scheduled post is still pending review at its time.",
+    ),
 )

@@ -1,10 +1,10 @@
-"""Pages of publishing: a workspace's connections, and the OAuth callback every platform returns to."""
+"""Pages of publishing: connections and the OAuth callback, posts, and the emergency stop."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from publishing import views
+from publishing import views, views_posts, views_stop
 
 app_name = "publishing"
 urlpatterns = [
@@ -14,4 +14,12 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/connections/<int:pk>/disconnect/", views.DisconnectView.as_view(), name="disconnect"),
     # Not under a workspace: the redirect URI registered with each platform must be one fixed address.
     path("connections/callback/<slug:platform>/", views.OAuthCallbackView.as_view(), name="oauth_callback"),
+    # Posts: the list, one post's delivery (retry, cancel, history), a new post.
+    path("w/<slug:workspace_slug>/posts/", views_posts.PostListView.as_view(), name="posts"),
+    path("w/<slug:workspace_slug>/posts/new/", views_posts.PostCreateView.as_view(), name="post_create"),
+    path("w/<slug:workspace_slug>/posts/<int:pk>/", views_posts.PostDetailView.as_view(), name="post_detail"),
+    path("w/<slug:workspace_slug>/posts/<int:pk>/cancel/", views_posts.PostCancelView.as_view(), name="post_cancel"),
+    path("w/<slug:workspace_slug>/targets/<int:pk>/retry/", views_posts.TargetRetryView.as_view(), name="target_retry"),
+    # The workspace's emergency stop (the global one is in the admin).
+    path("w/<slug:workspace_slug>/emergency-stop/", views_stop.EmergencyStopView.as_view(), name="emergency_stop"),
 ]

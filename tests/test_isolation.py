@@ -104,10 +104,33 @@ def _connection_of(workspace: Workspace) -> dict[str, object]:
     return {"pk": account.pk}
 
 
+def _post_of(workspace: Workspace) -> dict[str, object]:
+    from content.models import Post
+
+    return {"pk": Post.objects.create(workspace=workspace, text=f"A post of {workspace.slug}").pk}
+
+
+def _target_of(workspace: Workspace) -> dict[str, object]:
+    from content.models import Post
+    from publishing.models import PostTarget, SocialAccount
+
+    post = Post.objects.create(workspace=workspace, text=f"A post of {workspace.slug}")
+    account = SocialAccount.objects.create(
+        workspace=workspace, platform="x", account_id=f"target-acct-{workspace.pk}", handle=f"t{workspace.pk}"
+    )
+    target = PostTarget.objects.create(
+        workspace=workspace, post=post, social_account=account, status=PostTarget.Status.FAILED
+    )
+    return {"pk": target.pk}
+
+
 # URL name → builder for its id kwargs. Keys are matched by the URL's name.
 ID_BUILDERS: dict[str, Callable[[Workspace], dict[str, object]]] = {
     "publishing:reconnect": _connection_of,
     "publishing:disconnect": _connection_of,
+    "publishing:post_detail": _post_of,
+    "publishing:post_cancel": _post_of,
+    "publishing:target_retry": _target_of,
 }
 
 

@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.workspaces",
+                "publishing.context_processors.emergency_stop",
             ],
         },
     },
@@ -367,6 +368,25 @@ LINKEDIN_API_VERSION = env.str("LINKEDIN_API_VERSION", default="202611")
 META_GRAPH_VERSION = env.str("META_GRAPH_VERSION", default="v24.0")
 BLUESKY_DEFAULT_PDS = env.str("BLUESKY_DEFAULT_PDS", default="https://bsky.social")
 BLUESKY_APPVIEW_URL = env.str("BLUESKY_APPVIEW_URL", default="https://public.api.bsky.app")
+
+# ---------------------------------------------------------------------------
+# Publishing engine (publishing/delivery.py, sweep.py, scheduling.py)
+# ---------------------------------------------------------------------------
+PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=5)
+# A worker owns a "publishing" target this long; the sweep recovers it afterwards.
+PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=120)
+# A target later than this is marked missed instead of going out at a surprising time.
+PUBLISH_MISSED_CUTOFF_SECONDS = env.int("PUBLISH_MISSED_CUTOFF_SECONDS", default=2 * 3600)
+PUBLISH_BACKOFF_BASE_SECONDS = env.int("PUBLISH_BACKOFF_BASE_SECONDS", default=10)
+PUBLISH_BACKOFF_MAX_SECONDS = env.int("PUBLISH_BACKOFF_MAX_SECONDS", default=3600)
+PUBLISH_STOP_RECHECK_SECONDS = env.int("PUBLISH_STOP_RECHECK_SECONDS", default=60)
+PUBLISH_RECONCILE_MAX_CHECKS = env.int("PUBLISH_RECONCILE_MAX_CHECKS", default=6)
+# Platforms looked up by listing recent posts may lag: "not found" counts only after this.
+PUBLISH_RECONCILE_SETTLE_SECONDS = env.int("PUBLISH_RECONCILE_SETTLE_SECONDS", default=30)
+PUBLISH_SWEEP_BATCH = env.int("PUBLISH_SWEEP_BATCH", default=500)
+PUBLISH_SWEEP_REDISPATCH_SECONDS = env.int("PUBLISH_SWEEP_REDISPATCH_SECONDS", default=60)
+# Task modules outside `tasks.py`, which autodiscovery does not find.
+CELERY_IMPORTS = ["publishing.scheduling_tasks"]
 
 # ---------------------------------------------------------------------------
 # Django REST framework  https://www.django-rest-framework.org/api-guide/settings/

@@ -1,0 +1,921 @@
+"""Delivery: claim one due target, re-check it at send time, publish it once, classify what went wrong.
+
+The engine's rules, in the order a target meets them:
+
+- **Claim.** A worker owns a target only after moving it `scheduled → publishing`
+  in one transaction that locks the row (`SELECT … FOR UPDATE SKIP LOCKED`,
+  filtered on "scheduled and due") and then runs the state machine's
+  compare-and-set. Two workers (or the ETA trigger and the sweep) can never
+  both win. The claim carries a lease (`PUBLISH_LEASE_SECONDS`) and the
+  worker's id (`claimed_by`); every later move out of `publishing` re-checks,
+  under a row lock, that the worker still owns it, so a worker whose lease was
+  recovered by the sweep cannot overwrite what happened since.
+- **Re-check at send time.** Emergency stop (held back, stays scheduled),
+  account connected, post still approved, the plan's posts per day, the
+  missed cutoff, and the rate budget (wait without counting an attempt).
+- **Send.** The platform-side handle from `prepare` is saved on the row, and the
+  lease renewed, in one UPDATE that succeeds only while the lease is ours and
+  unexpired: no publish call starts without a live lease covering it.
+- **Classify.** Transient and rate-limited errors retry with exponential backoff
+  and full jitter (never sooner than the platform's Retry-After), a bounded
+  number of times. An expired token is refreshed once per delivery. Anything the
+  platform may have received (`maybe_sent`) becomes `unconfirmed` and is
+  reconciled with `lookup`, never blindly sent again.
+
+No function here holds a transaction across an HTTP call; each state change is
+its own short transaction, so a crash between two leaves a state the sweep
+recovers (publishing.sweep).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import uuid
+import zoneinfo
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.sites.models import Site
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership, User
+from billing.limits import Limited, check
+from content.models import Post
+from publishing import budgets
+from publishing.connections import (
+    ConnectionFailed,
+    TokenUnavailable,
+    credentials_for,
+    display_name,
+    mark_reconnect_needed,
+    provider_for_account,
+    renew_bluesky_session,
+    save_refreshed_tokens,
+)
+from publishing.models import PostEvent, PostTarget, SocialAccount
+from publishing.providers.base import Credentials, ErrorKind, Provider, ProviderError, PublishResult, Variant
+from publishing.stop import is_publishing_stopped
+from publishing.transitions import InvalidTransition, TransitionConflict, record_event, refresh_rollup, transition
+
+if TYPE_CHECKING:
+    from accounts.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+TS = PostTarget.Status
+PS = Post.Status
+
+# Who the events say acted.
+DELIVERY_LABEL = "delivery"
+RECONCILE_LABEL = "reconcile"
+SWEEP_LABEL = "sweep"
+
+# Post statuses in which its targets may go out: approved, and the roll-up states after scheduling.
+PUBLISHABLE_POST_STATUSES = frozenset(
+    {PS.APPROVED, PS.SCHEDULED, PS.PUBLISHING, PS.PARTIALLY_PUBLISHED, PS.FAILED, PS.PUBLISHED}
+)
+# Post statuses that mean "someone took it back to edit or review it": its targets wait as pending.
+BACK_IN_REVIEW_POST_STATUSES = frozenset({PS.DRAFT, PS.PENDING_REVIEW, PS.REJECTED})
+
+# `error_kind` values besides ErrorKind's (the field holds at most 20 characters).
+KIND_ACCOUNT = "account"
+KIND_PLAN_LIMIT = "plan_limit"
+KIND_TOKEN = "token_unavailable"  # noqa: S105 (an error kind, not a secret)
+KIND_LEASE = "lease_expired"
+KIND_UNCONFIRMED = "unconfirmed"
+KIND_POST = "post"
+
+
+class Outcome(StrEnum):
+    """What one call of `deliver_target` or `reconcile_target` did; tasks log it, tests assert it."""
+
+    PUBLISHED = "published"
+    RETRY = "retry"  # back to scheduled after a transient error, with a later next_attempt_at
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"  # may have been sent; reconciliation goes on
+    GAVE_UP = "gave_up"  # unconfirmed, and we stopped checking: the user decides
+    RESCHEDULED = "rescheduled"  # reconciliation proved the post absent: safe to send again
+    MISSED = "missed"
+    HELD = "held"  # emergency stop: stays scheduled
+    WAITING = "waiting"  # rate budget spent: back to scheduled until it has room
+    PENDING = "pending"  # the post went back to review
+    CANCELLED = "cancelled"
+    NOT_CLAIMED = "not_claimed"  # not due, not scheduled, or another worker has it
+    LOST_LEASE = "lost_lease"  # the sweep recovered the target from this worker
+    BUSY = "busy"  # another reconciliation of this target is running
+    NOT_UNCONFIRMED = "not_unconfirmed"
+    GONE = "gone"  # no such target
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "PUBLISH_MAX_ATTEMPTS", 5))
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=getattr(settings, "PUBLISH_LEASE_SECONDS", 120))
+
+
+def missed_cutoff() -> timedelta:
+    return timedelta(seconds=getattr(settings, "PUBLISH_MISSED_CUTOFF_SECONDS", 2 * 60 * 60))
+
+
+def _backoff_base() -> float:
+    return float(getattr(settings, "PUBLISH_BACKOFF_BASE_SECONDS", 10))
+
+
+def _backoff_max() -> float:
+    return float(getattr(settings, "PUBLISH_BACKOFF_MAX_SECONDS", 60 * 60))
+
+
+def _stop_recheck() -> timedelta:
+    return timedelta(seconds=getattr(settings, "PUBLISH_STOP_RECHECK_SECONDS", 60))
+
+
+def _reconcile_max_checks() -> int:
+    return int(getattr(settings, "PUBLISH_RECONCILE_MAX_CHECKS", 6))
+
+
+def _reconcile_settle() -> timedelta:
+    return timedelta(seconds=getattr(settings, "PUBLISH_RECONCILE_SETTLE_SECONDS", 30))
+
+
+def backoff_delay(attempts: int, *, retry_after: float | None = None) -> float:
+    """Seconds to wait before attempt `attempts + 1`: exponential backoff with full jitter, capped.
+
+    `uniform(0, min(cap, base * 2 ** (attempts - 1)))`, so workers that failed
+    together do not retry together; never less than the platform's `retry_after`
+    (which is honoured even beyond the cap: sending earlier only fails again).
+    """
+    ceiling = min(_backoff_max(), _backoff_base() * 2 ** max(attempts - 1, 0))
+    jittered = random.uniform(0, ceiling)  # noqa: S311 (spreading retries, not security)
+    return max(float(retry_after or 0), jittered, 1.0)
+
+
+def worker_id(hostname: str | None = None, task_id: str | None = None) -> str:
+    """A `claimed_by` value unique to one delivery: the worker's host name and the task's id."""
+    return f"{hostname or socket.gethostname()}/{task_id or uuid.uuid4().hex}"[:120]
+
+
+# --------------------------------------------------------------------------- due, claimed, released
+
+
+def due_q(now: datetime) -> Q:
+    """Scheduled, its time has come, and any retry wait is over."""
+    return Q(status=TS.SCHEDULED, scheduled_at__lte=now) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def is_past_cutoff(target: PostTarget, now: datetime) -> bool:
+    return target.scheduled_at is not None and target.scheduled_at < now - missed_cutoff()
+
+
+@transaction.atomic
+def claim_target(*, target_id: int, worker: str, now: datetime | None = None) -> PostTarget | None:
+    """Move a due target `scheduled → publishing` for `worker`, with a lease; None if it is not ours to send.
+
+    The row is locked with SKIP LOCKED while we look at it (a second claimer
+    skips it instead of waiting), and the state machine's compare-and-set on
+    `scheduled` is the second guard. Returns the target with its post, account
+    and workspace loaded.
+    """
+    now = now or timezone.now()
+    target = (
+        PostTarget.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("post", "social_account", "workspace")
+        .filter(due_q(now), pk=target_id)
+        .first()
+    )
+    if target is None:
+        return None
+    try:
+        transition(
+            target,
+            TS.PUBLISHING,
+            expected=TS.SCHEDULED,
+            actor_label=DELIVERY_LABEL,
+            reason=f"Sending now (worker {worker}).",
+            claimed_by=worker,
+            lease_expires_at=now + lease_duration(),
+        )
+    except TransitionConflict:
+        return None
+    refresh_rollup(target.post, actor_label=DELIVERY_LABEL)
+    return target
+
+
+def _owns(target: PostTarget, worker: str) -> bool:
+    """Whether `worker` still holds `target` (call inside a transaction: the row stays locked)."""
+    return PostTarget.objects.select_for_update().filter(pk=target.pk, status=TS.PUBLISHING, claimed_by=worker).exists()
+
+
+def _finish(target: PostTarget, to: str, *, worker: str, reason: str, then: str = "", **changes: Any) -> bool:
+    """Move a claimed target out of `publishing` (and on to `then`, if given); False if it is no longer ours.
+
+    Clears the claim and the lease. Rolls the post up.
+    """
+    with transaction.atomic():
+        if not _owns(target, worker):
+            logger.warning("Target %s: worker %s lost its claim before moving it to %s.", target.pk, worker, to)
+            return False
+        transition(
+            target,
+            to,
+            expected=TS.PUBLISHING,
+            actor_label=DELIVERY_LABEL,
+            reason=reason,
+            claimed_by="",
+            lease_expires_at=None,
+            **changes,
+        )
+        if then:
+            transition(target, then, expected=to, actor_label=DELIVERY_LABEL, reason=reason)
+        refresh_rollup(target.post, actor_label=DELIVERY_LABEL)
+    return True
+
+
+def _fail(target: PostTarget, *, worker: str, kind: str, message: str, **changes: Any) -> str:
+    changes.setdefault("next_attempt_at", None)
+    done = _finish(target, TS.FAILED, worker=worker, reason=message, error_kind=kind, last_error=message, **changes)
+    return Outcome.FAILED if done else Outcome.LOST_LEASE
+
+
+def _enqueue_delivery(target: PostTarget, *, eta: datetime | None = None) -> None:
+    """Send `deliver_target_task` for `target` once the transaction commits (at `eta`).
+
+    No ETA message is sent for a time past the missed cutoff: the target would
+    only be marked missed then, which the sweep does.
+    """
+    if eta is not None and target.scheduled_at is not None and eta > target.scheduled_at + missed_cutoff():
+        return
+    from publishing.tasks import deliver_target_task  # the tasks module imports this one
+
+    target_id = target.pk
+    transaction.on_commit(lambda: deliver_target_task.apply_async(args=[target_id], eta=eta), robust=True)
+
+
+def _duration_words(duration: timedelta) -> str:
+    minutes = round(duration.total_seconds() / 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@transaction.atomic
+def mark_missed(*, target_id: int, now: datetime | None = None, actor_label: str = DELIVERY_LABEL) -> bool:
+    """Mark a scheduled target that is more than the cutoff late as missed; False if it is not (any more)."""
+    now = now or timezone.now()
+    target = PostTarget.objects.select_related("post").filter(pk=target_id, status=TS.SCHEDULED).first()
+    if target is None or not is_past_cutoff(target, now):
+        return False
+    message = (
+        f"Not published: it was due at {target.scheduled_at:%Y-%m-%d %H:%M} UTC and is more than "
+        f"{_duration_words(missed_cutoff())} late, so it would have gone out at a surprising time. "
+        "Reschedule it to send it."
+    )
+    try:
+        transition(
+            target,
+            TS.MISSED,
+            expected=TS.SCHEDULED,
+            actor_label=actor_label,
+            reason=message,
+            error_kind=TS.MISSED,
+            last_error=message,
+            next_attempt_at=None,
+        )
+    except TransitionConflict:
+        return False
+    refresh_rollup(target.post, actor_label=actor_label)
+    return True
+
+
+# --------------------------------------------------------------------------- checks at send time
+
+
+def _account_problem(account: SocialAccount) -> str:
+    """Why `account` cannot publish, in plain words; "" when it can."""
+    if account.status == SocialAccount.Status.ACTIVE:
+        return ""
+    name = display_name(account.platform)
+    if account.status == SocialAccount.Status.REVOKED:
+        return f"The {name} account {account.handle} was disconnected. Reconnect it to publish there."
+    detail = f" ({account.last_error.rstrip('.')})" if account.last_error else ""
+    return f"The {name} account {account.handle} needs reconnecting{detail}. Reconnect it, then retry."
+
+
+def _day_bounds(workspace: Workspace, now: datetime) -> tuple[datetime, datetime]:
+    """Today in the workspace's time zone, as [start, end)."""
+    try:
+        zone = zoneinfo.ZoneInfo(workspace.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    today = now.astimezone(zone).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return start, end
+
+
+def published_today(workspace: Workspace, now: datetime) -> int:
+    """How many of the workspace's targets were published today, in its own time zone."""
+    start, end = _day_bounds(workspace, now)
+    return PostTarget.objects.filter(
+        workspace=workspace, status=TS.PUBLISHED, published_at__gte=start, published_at__lt=end
+    ).count()
+
+
+def _variant(target: PostTarget) -> Variant:
+    # Media are not attached yet: posts carry text and a link.
+    return Variant(text=target.effective_text, link=target.link)
+
+
+# --------------------------------------------------------------------------- deliver
+
+
+def deliver_target(*, target_id: int, worker: str) -> str:
+    """Publish one target if it is due, exactly once; return what happened (an `Outcome`).
+
+    Safe to call any number of times, from the ETA trigger and the sweep at
+    once: only the caller that claims the target sends it. Everything that
+    stops a send is stored on the target in plain words (`error_kind`,
+    `last_error`, an event) and rolled up to the post.
+    """
+    now = timezone.now()
+    target = PostTarget.objects.select_related("workspace").filter(pk=target_id).first()
+    if target is None:
+        return Outcome.GONE
+    if target.status != TS.SCHEDULED:
+        return Outcome.NOT_CLAIMED
+    # Checked before the claim too, so a stop costs no claim-and-release events per target.
+    if is_publishing_stopped(target.workspace):
+        return Outcome.HELD
+    if is_past_cutoff(target, now):
+        return Outcome.MISSED if mark_missed(target_id=target.pk, now=now) else Outcome.NOT_CLAIMED
+
+    target = claim_target(target_id=target_id, worker=worker, now=now)
+    if target is None:
+        return Outcome.NOT_CLAIMED
+    held = _check_before_sending(target, worker=worker, now=now)
+    if held:
+        return held
+    return _send(target, worker=worker)
+
+
+def _check_before_sending(target: PostTarget, *, worker: str, now: datetime) -> str:
+    """Re-check everything that may have changed since the target was scheduled; "" to go ahead."""
+    workspace, account, post = target.workspace, target.social_account, target.post
+    stop = is_publishing_stopped(workspace)
+    if stop:
+        done = _finish(
+            target,
+            TS.SCHEDULED,
+            worker=worker,
+            reason=f"Held back: {stop}",
+            next_attempt_at=now + _stop_recheck(),
+        )
+        return Outcome.HELD if done else Outcome.LOST_LEASE
+    problem = _account_problem(account)
+    if problem:
+        return _fail(target, worker=worker, kind=KIND_ACCOUNT, message=problem)
+    if post.status == PS.CANCELLED:
+        done = _finish(
+            target, TS.SCHEDULED, then=TS.CANCELLED, worker=worker, reason="The post was cancelled; not published."
+        )
+        return Outcome.CANCELLED if done else Outcome.LOST_LEASE
+    if post.status in BACK_IN_REVIEW_POST_STATUSES:
+        done = _finish(
+            target,
+            TS.SCHEDULED,
+            then=TS.PENDING,
+            worker=worker,
+            reason=f"The post is {post.get_status_display().lower()} again; it waits until it is approved.",
+        )
+        return Outcome.PENDING if done else Outcome.LOST_LEASE
+    if post.status not in PUBLISHABLE_POST_STATUSES:  # a status added later: fail loudly rather than guess
+        return _fail(target, worker=worker, kind=KIND_POST, message=f"The post is {post.status}; it was not published.")
+    # Two workers finishing the day's last slot at once may both pass: the plan limit
+    # is a business limit, not a safety one, and one post over is better than a lock
+    # on the workspace around every publish call.
+    limit = check(workspace, Limited.POST_TODAY, current=published_today(workspace, now))
+    if not limit.allowed:
+        return _fail(target, worker=worker, kind=KIND_PLAN_LIMIT, message=f"Not published: {limit.message}")
+    wait = budgets.acquire(account)
+    if wait is not None:
+        when = now + timedelta(seconds=wait)
+        name = display_name(account.platform)
+        done = _finish(
+            target,
+            TS.SCHEDULED,
+            worker=worker,
+            reason=f"Waiting {wait:.0f} s: the {name} posting limit for {account.handle} is reached for now.",
+            next_attempt_at=when,
+        )
+        if not done:
+            return Outcome.LOST_LEASE
+        _enqueue_delivery(target, eta=when)
+        return Outcome.WAITING
+    return ""
+
+
+def _start_sending(target: PostTarget, *, worker: str, handle: str) -> bool:
+    """Save the handle and renew the lease for the publish call; False unless the lease is still ours.
+
+    One UPDATE conditioned on our claim and an unexpired lease, so it cannot
+    interleave with the sweep's recovery (which needs an expired one).
+    """
+    now = timezone.now()
+    rows = PostTarget.objects.filter(
+        pk=target.pk, status=TS.PUBLISHING, claimed_by=worker, lease_expires_at__gt=now
+    ).update(publish_handle=handle, lease_expires_at=now + lease_duration(), updated_at=now)
+    if rows == 1:
+        target.publish_handle = handle
+    return rows == 1
+
+
+def _send(target: PostTarget, *, worker: str) -> str:
+    account = target.social_account
+    try:
+        provider = provider_for_account(account)
+        credentials = credentials_for(account)
+    except TokenUnavailable as exc:
+        return _token_unavailable(target, worker=worker, exc=exc)
+    variant = _variant(target)
+    validation = provider.validate(variant)
+    if not validation.is_valid:
+        problems = "; ".join(issue.message for issue in validation.issues if issue.is_blocking)
+        return _fail(target, worker=worker, kind=ErrorKind.INVALID_CONTENT, message=problems)
+
+    refreshed = False
+    while True:
+        sending = False
+        try:
+            # A handle that makes publishing idempotent is reused: a retry then cannot make a second post.
+            reuse = provider.has_idempotency_handle and target.publish_handle
+            handle = target.publish_handle if reuse else provider.prepare(credentials, variant)
+            if not _start_sending(target, worker=worker, handle=handle):
+                return Outcome.LOST_LEASE
+            sending = True
+            result = provider.publish(credentials, variant, handle=handle)
+        except ProviderError as exc:
+            if exc.kind is ErrorKind.AUTH_EXPIRED and not refreshed:
+                refreshed = True
+                try:
+                    credentials = _refresh(account, provider, credentials, message=exc.message)
+                except _RefreshRefused as refusal:
+                    return _reconnect_needed(target, worker=worker, account=account, message=refusal.message)
+                except ProviderError as refresh_error:  # the token endpoint is down: a transient failure
+                    return _retry_or_fail(target, worker=worker, exc=refresh_error)
+                continue
+            return _handle_error(
+                target, worker=worker, provider=provider, credentials=credentials, exc=exc, sent=sending
+            )
+        return _record_published(target, worker=worker, result=result)
+
+
+def _record_published(target: PostTarget, *, worker: str, result: PublishResult) -> str:
+    now = timezone.now()
+    fields = {
+        "remote_id": result.remote_id,
+        "remote_url": result.url,
+        "published_at": now,
+        "error_kind": "",
+        "last_error": "",
+        "next_attempt_at": None,
+    }
+    if _finish(target, TS.PUBLISHED, worker=worker, reason="Published.", **fields):
+        logger.info("Target %s published as %s.", target.pk, result.remote_id)
+        return Outcome.PUBLISHED
+    # The call outlived the lease and the sweep marked the target unconfirmed meanwhile: we know the answer.
+    try:
+        with transaction.atomic():
+            transition(
+                target,
+                TS.PUBLISHED,
+                expected=TS.UNCONFIRMED,
+                actor_label=DELIVERY_LABEL,
+                reason="Published (the answer came after the worker's lease ran out).",
+                **fields,
+            )
+            refresh_rollup(target.post, actor_label=DELIVERY_LABEL)
+    except (TransitionConflict, InvalidTransition):
+        logger.error(
+            "Target %s was published as %s after its lease was recovered, and has moved on since; check it.",
+            target.pk,
+            result.remote_id,
+        )
+        return Outcome.LOST_LEASE
+    return Outcome.PUBLISHED
+
+
+def _handle_error(
+    target: PostTarget,
+    *,
+    worker: str,
+    provider: Provider,
+    credentials: Credentials,
+    exc: ProviderError,
+    sent: bool,
+) -> str:
+    """Classify a failed publish: retry, fail, or reconcile. `sent`: the publish call itself had started."""
+    logger.info("Target %s: %s", target.pk, repr(exc))
+    if sent and exc.maybe_sent:
+        attempts = target.attempts + 1
+        message = f"{exc.message} We are checking whether the post went out; it will not be sent twice."
+        done = _finish(
+            target,
+            TS.UNCONFIRMED,
+            worker=worker,
+            reason=message,
+            attempts=attempts,
+            error_kind=KIND_UNCONFIRMED,
+            last_error=message,
+            # Keeps the sweep's reconciliation off until the check below has had its chance.
+            next_attempt_at=timezone.now() + lease_duration(),
+        )
+        if not done:
+            return Outcome.LOST_LEASE
+        return reconcile_target(target_id=target.pk)
+    if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED):
+        return _retry_or_fail(target, worker=worker, exc=exc)
+    if exc.kind is ErrorKind.AUTH_EXPIRED:  # again, right after a refresh
+        return _reconnect_needed(target, worker=worker, account=target.social_account, message=exc.message)
+    if exc.kind is ErrorKind.DUPLICATE:
+        return _duplicate(target, worker=worker, provider=provider, credentials=credentials, exc=exc)
+    return _fail(target, worker=worker, kind=exc.kind, message=exc.message)
+
+
+def _retry_or_fail(target: PostTarget, *, worker: str, exc: ProviderError) -> str:
+    attempts = target.attempts + 1
+    limit = max_attempts()
+    if attempts >= limit:
+        message = f"{exc.message} We tried {attempts} times and stopped."
+        return _fail(target, worker=worker, kind=exc.kind, message=message, attempts=attempts)
+    when = timezone.now() + timedelta(seconds=backoff_delay(attempts, retry_after=exc.retry_after))
+    done = _finish(
+        target,
+        TS.SCHEDULED,
+        worker=worker,
+        reason=f"{exc.message} Trying again at {when:%H:%M:%S} UTC (attempt {attempts + 1} of {limit}).",
+        attempts=attempts,
+        next_attempt_at=when,
+        error_kind=exc.kind,
+        last_error=exc.message,
+    )
+    if not done:
+        return Outcome.LOST_LEASE
+    _enqueue_delivery(target, eta=when)
+    return Outcome.RETRY
+
+
+def _duplicate(
+    target: PostTarget, *, worker: str, provider: Provider, credentials: Credentials, exc: ProviderError
+) -> str:
+    """The platform already has this text: if the post there is ours, it is published; else say so."""
+    try:
+        found = provider.lookup(credentials, _variant(target), handle=target.publish_handle)
+    except ProviderError as lookup_error:
+        logger.info("Target %s: lookup after a duplicate failed: %r", target.pk, lookup_error)
+        found = None
+    if found is not None:
+        return _record_published(target, worker=worker, result=found)
+    name = display_name(target.social_account.platform)
+    message = (
+        f"{name} refused the post as a duplicate of one already on the account ({exc.message.rstrip('.')}). "
+        "Change the text to post it again."
+    )
+    return _fail(target, worker=worker, kind=ErrorKind.DUPLICATE, message=message)
+
+
+def _token_unavailable(target: PostTarget, *, worker: str, exc: TokenUnavailable) -> str:
+    account = target.social_account
+    account.refresh_from_db(fields=["status", "last_error"])
+    # credentials_for already marks undecryptable tokens as an account error; a missing token needs reconnecting.
+    if account.status == SocialAccount.Status.ACTIVE:
+        mark_reconnect_needed(account=account, reason=exc.message)
+    return _fail(target, worker=worker, kind=KIND_TOKEN, message=exc.message)
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+class _RefreshRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _tokens_changed(account: SocialAccount, credentials: Credentials) -> bool:
+    """Whether another worker stored new tokens for `account` since `credentials` were read."""
+    account.refresh_from_db()
+    return account.status == SocialAccount.Status.ACTIVE and account.access_token != credentials.access_token
+
+
+def _refresh(account: SocialAccount, provider: Provider, credentials: Credentials, *, message: str) -> Credentials:
+    """Get working credentials after an AUTH_EXPIRED: refresh the token, or open a new Bluesky session.
+
+    Raises _RefreshRefused when the platform refuses (the account needs
+    reconnecting; `message` is the platform's refusal when it offers no refresh),
+    ProviderError when it could not be reached (try later).
+    Tokens another worker refreshed meanwhile are used as they are: with
+    rotating refresh tokens, our own refresh would then be refused.
+    """
+    if _tokens_changed(account, credentials):
+        return credentials_for(account)
+    refusal = message
+    if provider.supports_refresh:
+        try:
+            save_refreshed_tokens(account=account, tokens=provider.refresh_credentials(credentials))
+            return credentials_for(account)
+        except ProviderError as exc:
+            if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED):
+                raise
+            refusal = exc.message
+    if provider.auth_kind == "app_password" and account.app_password:
+        # The refresh JWT has run out: the saved app password opens a new session.
+        try:
+            renew_bluesky_session(account=account)
+            account.refresh_from_db()
+            return credentials_for(account)
+        except ConnectionFailed as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ProviderError) and cause.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED):
+                raise cause from None
+            refusal = exc.message
+        except TokenUnavailable as exc:
+            refusal = exc.message
+    if _tokens_changed(account, credentials):
+        return credentials_for(account)
+    raise _RefreshRefused(refusal)
+
+
+def _reconnect_needed(target: PostTarget, *, worker: str, account: SocialAccount, message: str) -> str:
+    """The platform refused our access for good: flag the account, fail its due targets, tell the owner once."""
+    now = timezone.now()
+    name = display_name(account.platform)
+    reason = f"The {name} account {account.handle} needs reconnecting: {message.rstrip('.')}."
+    with transaction.atomic():
+        # The row lock makes exactly one worker the one that flips the account and sends the email.
+        locked = SocialAccount.objects.select_for_update().get(pk=account.pk)
+        is_first = locked.status == SocialAccount.Status.ACTIVE
+        if is_first:
+            mark_reconnect_needed(account=locked, reason=message)
+        outcome = _fail(target, worker=worker, kind=ErrorKind.AUTH_EXPIRED, message=reason)
+        others = fail_due_targets_of(account=locked, reason=reason, now=now)
+        if is_first:
+            account_id, failed = account.pk, others + (1 if outcome == Outcome.FAILED else 0)
+            transaction.on_commit(
+                lambda: send_reconnect_needed_email(account_id=account_id, failed=failed), robust=True
+            )
+    return outcome
+
+
+def fail_due_targets_of(*, account: SocialAccount, reason: str, now: datetime) -> int:
+    """Fail every scheduled target of `account` that is due; return how many.
+
+    Later ones stay scheduled: the user may reconnect before their time, and
+    if not, the account check at send time fails them with the same reason.
+    """
+    count = 0
+    due = PostTarget.objects.select_for_update(skip_locked=True, of=("self",)).select_related("post")
+    for other in due.filter(social_account=account, status=TS.SCHEDULED, scheduled_at__lte=now):
+        try:
+            transition(
+                other,
+                TS.FAILED,
+                expected=TS.SCHEDULED,
+                actor_label=DELIVERY_LABEL,
+                reason=reason,
+                error_kind=ErrorKind.AUTH_EXPIRED,
+                last_error=reason,
+                next_attempt_at=None,
+            )
+        except TransitionConflict:
+            continue
+        refresh_rollup(other.post, actor_label=DELIVERY_LABEL)
+        count += 1
+    return count
+
+
+def send_reconnect_needed_email(*, account_id: int, failed: int) -> None:
+    """Tell the workspace's owner that an account needs reconnecting. Plain text; never a token."""
+    account = SocialAccount.objects.select_related("workspace").filter(pk=account_id).first()
+    if account is None:
+        return
+    workspace = account.workspace
+    owners = User.objects.filter(
+        memberships__workspace=workspace, memberships__role=Membership.Role.OWNER, is_active=True
+    ).values_list("email", flat=True)
+    recipients = [email for email in owners if email]
+    if not recipients:
+        return
+    protocol = getattr(settings, "ACCOUNT_DEFAULT_HTTP_PROTOCOL", "https")
+    path = reverse("publishing:connections", kwargs={"workspace_slug": workspace.slug})
+    context = {
+        "workspace": workspace,
+        "account": account,
+        "platform_name": display_name(account.platform),
+        "reason": account.last_error,
+        "failed": failed,
+        "url": f"{protocol}://{Site.objects.get_current().domain}{path}",
+    }
+    # One line: a newline in a handle or a workspace name must not break (or inject) mail headers.
+    subject = " ".join(render_to_string("publishing/email/reconnect_needed_subject.txt", context).split())
+    body = render_to_string("publishing/email/reconnect_needed_body.txt", context)
+    prefix = getattr(settings, "ACCOUNT_EMAIL_SUBJECT_PREFIX", "")
+    try:
+        send_mail(f"{prefix}{subject}", body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except OSError:
+        logger.exception("Could not email workspace %s that account %s needs reconnecting.", workspace.pk, account.pk)
+
+
+# --------------------------------------------------------------------------- leases and reconciliation
+
+
+def expired_lease_q(now: datetime) -> Q:
+    """Publishing, and its worker's lease has run out (or it never had one and has sat for a lease's length)."""
+    return Q(status=TS.PUBLISHING) & (
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, updated_at__lt=now - lease_duration())
+    )
+
+
+@transaction.atomic
+def recover_expired_lease(*, target_id: int, now: datetime | None = None) -> bool:
+    """Take a target back from a worker that stopped mid-publish: `publishing → unconfirmed`; False if not expired.
+
+    The worker may have sent it or not; we cannot tell from the row, so we never
+    guess: the target is reconciled (looked up on the platform) before any
+    resend, and the lost try counts as an attempt, so a target that kills its
+    worker every time still ends.
+    """
+    now = now or timezone.now()
+    target = (
+        PostTarget.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("post", "social_account")
+        .filter(expired_lease_q(now), pk=target_id)
+        .first()
+    )
+    if target is None:
+        return False
+    name = display_name(target.social_account.platform)
+    message = (
+        f"The worker sending it to {name} stopped before finishing. "
+        "We are checking whether the post went out; it will not be sent twice."
+    )
+    transition(
+        target,
+        TS.UNCONFIRMED,
+        expected=TS.PUBLISHING,
+        actor_label=SWEEP_LABEL,
+        reason=f"{message} (worker {target.claimed_by or 'unknown'})",
+        claimed_by="",
+        lease_expires_at=None,
+        attempts=target.attempts + 1,
+        next_attempt_at=now,
+        error_kind=KIND_LEASE,
+        last_error=message,
+    )
+    refresh_rollup(target.post, actor_label=SWEEP_LABEL)
+    return True
+
+
+def _unconfirmed_since(target: PostTarget) -> datetime:
+    since = (
+        PostEvent.objects.filter(target=target, to_status=TS.UNCONFIRMED)
+        .order_by("-created_at", "-pk")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return since or target.updated_at
+
+
+def _failed_checks(target: PostTarget, since: datetime) -> int:
+    # Failed lookups are recorded as events (no model field counts them): count this episode's.
+    return PostEvent.objects.filter(
+        target=target, actor_label=RECONCILE_LABEL, to_status="", created_at__gte=since
+    ).count()
+
+
+def reconcile_target(*, target_id: int, now: datetime | None = None) -> str:
+    """Find out whether an unconfirmed target's post exists, and settle it; return an `Outcome`.
+
+    Also takes a `publishing` target whose lease ran out. Then `provider.lookup`:
+
+    - found → `published`, with its remote id and URL;
+    - absent → `scheduled` again, sent at once: safe, because the post is not there.
+      Absence is trusted at once when the provider has an idempotency handle and
+      we saved it (the lookup is exact, and the resend reuses the handle). Other
+      providers look among recent posts by content, which a platform may list
+      with a delay: their "absent" counts only once `PUBLISH_RECONCILE_SETTLE_SECONDS`
+      have passed since the target became unconfirmed. Without attempts left, `failed`;
+    - the lookup fails → stays `unconfirmed`, checked again later with backoff;
+      after `PUBLISH_RECONCILE_MAX_CHECKS` failures we stop checking and say so
+      plainly: it stays unconfirmed and is never sent again on our own.
+    """
+    now = now or timezone.now()
+    target = PostTarget.objects.select_related("post", "social_account", "workspace").filter(pk=target_id).first()
+    if target is None:
+        return Outcome.GONE
+    if target.status == TS.PUBLISHING and recover_expired_lease(target_id=target.pk, now=now):
+        target.refresh_from_db()
+    if target.status != TS.UNCONFIRMED:
+        return Outcome.NOT_UNCONFIRMED
+    # A light claim: move next_attempt_at on, compare-and-set, so the sweep and a worker do not check at once.
+    rows = PostTarget.objects.filter(
+        pk=target.pk, status=TS.UNCONFIRMED, next_attempt_at=target.next_attempt_at
+    ).update(next_attempt_at=now + lease_duration(), updated_at=now)
+    if rows != 1:
+        return Outcome.BUSY
+    account = target.social_account
+    try:
+        provider = provider_for_account(account)
+        found = provider.lookup(credentials_for(account), _variant(target), handle=target.publish_handle)
+    except (ProviderError, TokenUnavailable) as exc:
+        return _reconcile_failed(target, message=exc.message, now=now)
+    if found is not None:
+        settled = _settle(
+            target,
+            TS.PUBLISHED,
+            reason="Found the post on the platform: it was published once.",
+            remote_id=found.remote_id,
+            remote_url=found.url,
+            published_at=now,
+            error_kind="",
+            last_error="",
+            next_attempt_at=None,
+        )
+        return Outcome.PUBLISHED if settled else Outcome.NOT_UNCONFIRMED
+    since = _unconfirmed_since(target)
+    is_exact = provider.has_idempotency_handle and bool(target.publish_handle)
+    if not is_exact and now - since < _reconcile_settle():
+        PostTarget.objects.filter(pk=target.pk, status=TS.UNCONFIRMED).update(
+            next_attempt_at=since + _reconcile_settle(), updated_at=now
+        )
+        return Outcome.UNCONFIRMED
+    name = display_name(account.platform)
+    if target.attempts >= max_attempts():
+        message = f"The post is not on {name}, and we tried {target.attempts} times; we stopped."
+        settled = _settle(
+            target, TS.FAILED, reason=message, error_kind=KIND_UNCONFIRMED, last_error=message, next_attempt_at=None
+        )
+        return Outcome.FAILED if settled else Outcome.NOT_UNCONFIRMED
+    settled = _settle(
+        target,
+        TS.SCHEDULED,
+        reason=f"The post is not on {name}: sending it again is safe.",
+        # Only an idempotency handle is worth keeping: the resend then cannot make a second post.
+        publish_handle=target.publish_handle if provider.has_idempotency_handle else "",
+        next_attempt_at=now,
+    )
+    return Outcome.RESCHEDULED if settled else Outcome.NOT_UNCONFIRMED
+
+
+def _settle(target: PostTarget, to: str, *, reason: str, **changes: Any) -> bool:
+    """Move an unconfirmed target to `to` (and send it, if that is `scheduled`); False if something else did first."""
+    with transaction.atomic():
+        try:
+            transition(target, to, expected=TS.UNCONFIRMED, actor_label=RECONCILE_LABEL, reason=reason, **changes)
+        except TransitionConflict:
+            return False
+        refresh_rollup(target.post, actor_label=RECONCILE_LABEL)
+        if to == TS.SCHEDULED:
+            _enqueue_delivery(target)
+    return True
+
+
+def _reconcile_failed(target: PostTarget, *, message: str, now: datetime) -> str:
+    since = _unconfirmed_since(target)
+    checks = _failed_checks(target, since) + 1
+    limit = _reconcile_max_checks()
+    record_event(
+        post=target.post,
+        target=target,
+        actor_label=RECONCILE_LABEL,
+        reason=f"Could not check whether the post went out ({checks} of {limit}): {message}",
+    )
+    if checks >= limit:
+        name = display_name(target.social_account.platform)
+        plain = (
+            f"We could not confirm whether this post went out on {name} ({message.rstrip('.')}). "
+            f"Check the account on {name}: if the post is not there, retry it; we will not send it again on our own."
+        )
+        PostTarget.objects.filter(pk=target.pk, status=TS.UNCONFIRMED).update(
+            next_attempt_at=None, error_kind=KIND_UNCONFIRMED, last_error=plain, updated_at=now
+        )
+        logger.warning("Target %s: gave up confirming after %s failed lookups.", target.pk, checks)
+        return Outcome.GAVE_UP
+    when = now + timedelta(seconds=backoff_delay(checks))
+    PostTarget.objects.filter(pk=target.pk, status=TS.UNCONFIRMED).update(next_attempt_at=when, updated_at=now)
+    return Outcome.UNCONFIRMED

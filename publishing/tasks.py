@@ -1,0 +1,40 @@
+"""Thin Celery entry points for publishing: each takes ids and calls one service.
+
+`acks_late` and `reject_on_worker_lost` are global (settings), so a worker that
+dies mid-task gets the message redelivered; every task here is idempotent (the
+claim and the compare-and-set turn a repeat into a no-op).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from publishing.delivery import deliver_target, reconcile_target, worker_id
+from publishing.sweep import sweep
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="publishing.deliver_target", bind=True)
+def deliver_target_task(self: Any, target_id: int) -> str:
+    """Publish one target if it is due (ETA trigger, retries, and the sweep all send this)."""
+    outcome = deliver_target(target_id=target_id, worker=worker_id(self.request.hostname, self.request.id))
+    logger.info("Deliver target %s: %s", target_id, outcome)
+    return outcome
+
+
+@shared_task(name="publishing.reconcile_target")
+def reconcile_target_task(target_id: int) -> str:
+    """Find out whether an unconfirmed target's post exists, and settle it."""
+    outcome = reconcile_target(target_id=target_id)
+    logger.info("Reconcile target %s: %s", target_id, outcome)
+    return outcome
+
+
+@shared_task(name="publishing.sweep")
+def sweep_task() -> dict[str, int]:
+    """The safety net every few seconds: dispatch what is due, mark missed, recover leases, reconcile."""
+    return sweep().counts()
