@@ -14,6 +14,7 @@ import hashlib
 import html
 import itertools
 import json
+import pickle
 import secrets
 import socket
 import threading
@@ -128,6 +129,24 @@ class EmulatorState:
             # platform → free-form store each platform module owns (posts, media, containers, …)
             self.stores: dict[str, dict[str, Any]] = {}
             self._ids = itertools.count(1)
+
+    # -- persistence (make run keeps connected accounts across restarts)
+    _PERSISTED = ("requests", "faults", "codes", "tokens", "stores")
+
+    def snapshot(self) -> bytes:
+        """Everything the emulator knows, as bytes for `restore` (pickle: the file is our own, local)."""
+        with self.lock:
+            data = {name: getattr(self, name) for name in self._PERSISTED}
+            data["next_id"] = next(self._ids)
+            self._ids = itertools.count(data["next_id"] + 1)
+            return pickle.dumps(data)
+
+    def restore(self, blob: bytes) -> None:
+        data = pickle.loads(blob)  # noqa: S301 (written by this emulator to the project's own var/ folder)
+        with self.lock:
+            for name in self._PERSISTED:
+                setattr(self, name, data[name])
+            self._ids = itertools.count(data["next_id"])
 
     def next_id(self) -> int:
         with self.lock:
