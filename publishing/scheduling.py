@@ -877,7 +877,9 @@ def notify_pending_at_time(*, now: datetime) -> int:
     for post_id in dict.fromkeys(overdue):
         try:
             with transaction.atomic():
-                post = Post.objects.select_for_update().select_related("author", "workspace").get(pk=post_id)
+                post = (
+                    Post.objects.select_for_update(of=("self",)).select_related("author", "workspace").get(pk=post_id)
+                )
                 if post.status != PS.PENDING_REVIEW:
                     continue
                 targets = list(

@@ -7,8 +7,12 @@ Threads share one process; processes (fork) share nothing but the database.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from unittest import mock
 
 import pytest
@@ -73,36 +77,48 @@ def test_two_threads_claiming_the_same_target_one_wins():
         assert PostEvent.objects.filter(target=target, to_status=TS.PUBLISHING).count() == 1
 
 
-def _claim_in_process(target_id: int, worker: str, barrier, results) -> None:
-    barrier.wait(timeout=10)
-    claimed = claim_target(target_id=target_id, worker=worker)
-    results.put((worker, claimed is not None))
-    connections.close_all()
+_CLAIM_SCRIPT = """
+import json, sys, time
+import django
+django.setup()
+from publishing.delivery import claim_target
+worker, start_at, ids = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
+time.sleep(max(0.0, start_at - time.time()))
+won = [pk for pk in ids if claim_target(target_id=pk, worker=worker) is not None]
+print(json.dumps(won))
+"""
 
 
-def test_two_processes_claiming_the_same_target_one_wins():
+def test_two_processes_claiming_the_same_targets_one_wins_each(settings):
+    """Two separate OS processes, released at the same instant, claim the same targets."""
     account = SocialAccountFactory()
     targets = [due_target(account) for _ in range(ROUNDS)]
-    context = multiprocessing.get_context("fork")
+    ids = json.dumps([t.pk for t in targets])
+    db = settings.DATABASES["default"]
+    # The children use this test's database (its rows are committed: transaction=True).
+    database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "letsgrow.settings.test", "DATABASE_URL": database_url}
+    start_at = time.time() + 4  # both interpreters are up by then
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIM_SCRIPT, f"process-{i}/1", str(start_at), ids],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outputs = [child.communicate(timeout=60) for child in children]
 
+    assert [child.returncode for child in children] == [0, 0], [err[-2000:] for _, err in outputs]
+    won = [set(json.loads(out.strip().splitlines()[-1])) for out, _ in outputs]
+    assert won[0] & won[1] == set()
+    assert won[0] | won[1] == {t.pk for t in targets}
     for target in targets:
-        # Children must open their own connections: a socket shared across fork would be corrupted.
-        connections.close_all()
-        barrier, results = context.Barrier(2), context.Queue()
-        processes = [
-            context.Process(target=_claim_in_process, args=(target.pk, f"process-{i}/1", barrier, results))
-            for i in range(2)
-        ]
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(timeout=30)
-            assert process.exitcode == 0
-        outcomes = dict(results.get(timeout=5) for _ in processes)
-
-        assert sorted(outcomes.values()) == [False, True]
-        winner = next(worker for worker, won in outcomes.items() if won)
         target.refresh_from_db()
+        winner = "process-0/1" if target.pk in won[0] else "process-1/1"
         assert (target.status, target.claimed_by) == (TS.PUBLISHING, winner)
         assert PostEvent.objects.filter(target=target, to_status=TS.PUBLISHING).count() == 1
 
