@@ -25,7 +25,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -229,7 +228,11 @@ def _enqueue_delivery(targets: Iterable[PostTarget]) -> None:
     """After commit, ask the delivery engine to send each target at its time (ETA; the sweep is the safety net)."""
     for target in targets:
         # robust: a broker outage must not turn a committed schedule into an error page; the sweep sends it.
-        transaction.on_commit(partial(_send_delivery, target.pk, target.scheduled_at), robust=True)
+        # A named function, not a partial: Django's robust handler logs the callback's __qualname__.
+        def send(target_id: int = target.pk, eta: datetime = target.scheduled_at) -> None:
+            _send_delivery(target_id, eta)
+
+        transaction.on_commit(send, robust=True)
 
 
 def _ensure_approved(post: Post, actor: User | None) -> None:
