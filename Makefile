@@ -57,7 +57,8 @@ test: $(VENV)/.dev-installed node_modules/.installed browser
 check: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DJANGO_SETTINGS_MODULE=letsgrow.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	# The check needs no database server: run it on the embedded default.
+	DATABASE_URL= REDIS_URL= DJANGO_SETTINGS_MODULE=letsgrow.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
