@@ -323,7 +323,13 @@ class GraphContainerEmulator(PlatformEmulator):
         raise NotImplementedError
 
     # --------------------------------------------------------------- containers and publishing
-    def create_container(self, request: Request, user_id: str, version: str = "v1.0") -> Response:
+    def publisher_call(
+        self, request: Request, user_id: str, version: str, operation: str
+    ) -> Response | tuple[Any, bool]:
+        """Check a publishing call made for `user_id`: token, ownership, scope, faults.
+
+        Returns the refusal to send, or (the token, whether the response is to be lost after the work).
+        """
         token = self.authenticate(request, version)
         if isinstance(token, Response):
             return token
@@ -332,9 +338,14 @@ class GraphContainerEmulator(PlatformEmulator):
             return self.not_found(user_id, "post")
         if denied := self.missing_scope(token, self.publish_scope):
             return denied
-        refusal, lose = self.begin(request, "prepare", user_id, token.username)
-        if refusal is not None:
-            return refusal
+        refusal, lose = self.begin(request, operation, user_id, token.username)
+        return refusal if refusal is not None else (token, lose)
+
+    def create_container(self, request: Request, user_id: str, version: str = "v1.0") -> Response:
+        checked = self.publisher_call(request, user_id, version, "prepare")
+        if isinstance(checked, Response):
+            return checked
+        _token, lose = checked
         record = self.build_container(self.params(request), user_id)
         if isinstance(record, Response):
             return record
@@ -351,17 +362,10 @@ class GraphContainerEmulator(PlatformEmulator):
         return json_response({"id": container_id})
 
     def publish_container(self, request: Request, user_id: str, version: str = "v1.0") -> Response:
-        token = self.authenticate(request, version)
-        if isinstance(token, Response):
-            return token
-        note_account(request, user_id)
-        if token.account_id != user_id:
-            return self.not_found(user_id, "post")
-        if denied := self.missing_scope(token, self.publish_scope):
-            return denied
-        refusal, lose = self.begin(request, "publish", user_id, token.username)
-        if refusal is not None:
-            return refusal
+        checked = self.publisher_call(request, user_id, version, "publish")
+        if isinstance(checked, Response):
+            return checked
+        token, lose = checked
         creation_id = self.params(request).get("creation_id", "")
         with self.state.lock:
             container = self.containers().get(creation_id)
