@@ -23,6 +23,11 @@ class Plan:
     advanced_ai: bool
     max_members: int | None
     white_label: bool = False
+    # Media library: largest single upload, per kind.
+    max_image_bytes: int = 5 * 1024 * 1024
+    max_video_bytes: int = 50 * 1024 * 1024
+    # LLM tokens per calendar month (prompt + completion); None: unlimited.
+    ai_tokens_per_month: int | None = 50_000
     platform_gates: frozenset[str] = field(default_factory=frozenset)  # platforms this plan may NOT use
 
 
@@ -52,6 +57,9 @@ PRO = Plan(
     document_context=True,
     advanced_ai=True,
     max_members=10,
+    max_image_bytes=20 * 1024 * 1024,
+    max_video_bytes=512 * 1024 * 1024,
+    ai_tokens_per_month=1_000_000,
 )
 AGENCY = Plan(
     key="agency",
@@ -66,6 +74,9 @@ AGENCY = Plan(
     advanced_ai=True,
     max_members=None,
     white_label=True,
+    max_image_bytes=30 * 1024 * 1024,
+    max_video_bytes=1024 * 1024 * 1024,
+    ai_tokens_per_month=5_000_000,
 )
 
 PLANS: dict[str, Plan] = {plan.key: plan for plan in (FREE, PRO, AGENCY)}

@@ -370,6 +370,25 @@ BLUESKY_DEFAULT_PDS = env.str("BLUESKY_DEFAULT_PDS", default="https://bsky.socia
 BLUESKY_APPVIEW_URL = env.str("BLUESKY_APPVIEW_URL", default="https://public.api.bsky.app")
 
 # ---------------------------------------------------------------------------
+# AI generation: any OpenAI-compatible endpoint (OpenAI, Mistral, Groq, Ollama, vLLM)
+# ---------------------------------------------------------------------------
+# Empty LLM_BASE_URL: no model is configured and generation works offline from
+# templates and domain samples (labelled as such). A workspace may bring its own
+# endpoint and key (content.AISettings, encrypted). The fallback is tried on a
+# timeout, 429, 5xx or unparseable output of the primary.
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_API_KEY = env_secret("LLM_API_KEY", default="") or ""
+LLM_FALLBACK_BASE_URL = env.str("LLM_FALLBACK_BASE_URL", default="")
+LLM_FALLBACK_MODEL = env.str("LLM_FALLBACK_MODEL", default="")
+LLM_FALLBACK_API_KEY = env_secret("LLM_FALLBACK_API_KEY", default="") or ""
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
+# How many LLM calls one content plan makes at once.
+LLM_MAX_CONCURRENCY = env.int("LLM_MAX_CONCURRENCY", default=16)
+# Media imported from a URL: the largest download and the longest wait.
+MEDIA_IMPORT_MAX_SECONDS = env.float("MEDIA_IMPORT_MAX_SECONDS", default=20.0)
+
+# ---------------------------------------------------------------------------
 # Publishing engine (publishing/delivery.py, sweep.py, scheduling.py)
 # ---------------------------------------------------------------------------
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=5)
