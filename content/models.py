@@ -71,7 +71,7 @@ class Post(WorkspaceScopedModel):
     )
     # For AI posts: prompt, model, domain, documents used, temperature, usage; shown to reviewers.
     generation = models.JSONField(default=dict, blank=True)
-    # 1–100 with the reasons (content.scoring); None when not scored.
+    # 1-100 with the reasons (content.scoring); None when not scored.
     performance_score = models.PositiveSmallIntegerField(null=True, blank=True)
     score_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -286,7 +286,7 @@ class TokenUsage(WorkspaceScopedModel):
 
 
 class ContentPlan(WorkspaceScopedModel):
-    """"30 days of content in 30 seconds": one request to generate many posts, and its progress."""
+    """ "30 days of content in 30 seconds": one request to generate many posts, and its progress."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -323,4 +323,4 @@ class ContentPlan(WorkspaceScopedModel):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Content plan {self.pk} ({self.days} days × {self.posts_per_day})"
+        return f"Content plan {self.pk} ({self.days} days x {self.posts_per_day})"
