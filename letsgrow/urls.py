@@ -25,6 +25,10 @@ urlpatterns = [
     path("", include("letsgrow.onboarding.urls")),
     path("w/<slug:workspace_slug>/", include("analytics.urls")),
     path("", include("publishing.urls")),
+    path("w/<slug:workspace_slug>/media/", include("content.urls_media")),
+    path("w/<slug:workspace_slug>/documents/", include("content.urls_documents")),
+    path("w/<slug:workspace_slug>/ai/", include("content.urls_ai")),
+    path("w/<slug:workspace_slug>/templates/", include("content.urls_templates")),
     path("api/", include("letsgrow.api_router")),
 ]
 

@@ -8,6 +8,8 @@ so no URL escapes the walk.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -132,6 +134,22 @@ ID_BUILDERS: dict[str, Callable[[Workspace], dict[str, object]]] = {
     "publishing:post_cancel": _post_of,
     "publishing:target_retry": _target_of,
 }
+
+# Each feature area keeps its builders next to its own tests (a module with an ID_BUILDERS dict),
+# so parallel work does not edit this file. A listed module that does not exist yet is skipped.
+for _module_name in (
+    "content.tests.isolation_media",
+    "content.tests.isolation_documents",
+    "content.tests.isolation_ai",
+    "content.tests.isolation_composer",
+    "letsgrow.planner.tests.isolation",
+):
+    try:
+        _exists = importlib.util.find_spec(_module_name) is not None
+    except ModuleNotFoundError:  # a parent package does not exist yet
+        _exists = False
+    if _exists:
+        ID_BUILDERS.update(importlib.import_module(_module_name).ID_BUILDERS)
 
 
 def _builder_for(route: Route) -> Callable[[Workspace], dict[str, object]] | None:
