@@ -29,6 +29,7 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/documents/", include("content.urls_documents")),
     path("w/<slug:workspace_slug>/ai/", include("content.urls_ai")),
     path("w/<slug:workspace_slug>/templates/", include("content.urls_templates")),
+    path("m/", include("content.urls_media_public")),
     path("api/", include("letsgrow.api_router")),
 ]
 
