@@ -32,8 +32,11 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import time
 import uuid
 import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -48,7 +51,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from billing.limits import Limited, check
+from billing.limits import Limited, check, plan_for
+from billing.plans import Plan
 from content.models import Post
 from publishing import budgets
 from publishing.connections import (
@@ -63,8 +67,16 @@ from publishing.connections import (
 )
 from publishing.models import PostEvent, PostTarget, SocialAccount
 from publishing.providers.base import Credentials, ErrorKind, Provider, ProviderError, PublishResult, Variant
-from publishing.stop import is_publishing_stopped
-from publishing.transitions import InvalidTransition, TransitionConflict, record_event, refresh_rollup, transition
+from publishing.stop import active_stops, is_publishing_stopped
+from publishing.transitions import (
+    InvalidTransition,
+    TransitionConflict,
+    record_event,
+    refresh_rollup,
+    refresh_rollups,
+    transition,
+    transition_many,
+)
 
 if TYPE_CHECKING:
     from accounts.models import Workspace
@@ -114,6 +126,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another reconciliation of this target is running
     NOT_UNCONFIRMED = "not_unconfirmed"
     GONE = "gone"  # no such target
+    ERROR = "error"  # a bug: logged; the target's lease runs out and the sweep recovers it safely
 
 
 # --------------------------------------------------------------------------- settings
@@ -182,38 +195,55 @@ def is_past_cutoff(target: PostTarget, now: datetime) -> bool:
     return target.scheduled_at is not None and target.scheduled_at < now - missed_cutoff()
 
 
-@transaction.atomic
-def claim_target(*, target_id: int, worker: str, now: datetime | None = None) -> PostTarget | None:
-    """Move a due target `scheduled → publishing` for `worker`, with a lease; None if it is not ours to send.
+def claimable_q(now: datetime) -> Q:
+    """Due, not past the missed cutoff, and its workspace is not under an emergency stop."""
+    return due_q(now) & Q(scheduled_at__gte=now - missed_cutoff()) & ~Q(workspace__emergency_stop__is_active=True)
 
-    The row is locked with SKIP LOCKED while we look at it (a second claimer
-    skips it instead of waiting), and the state machine's compare-and-set on
-    `scheduled` is the second guard. Returns the target with its post, account
-    and workspace loaded.
+
+def claim_due(
+    *, worker: str, limit: int, now: datetime | None = None, target_id: int | None = None
+) -> list[PostTarget]:
+    """Claim up to `limit` due targets for `worker` (`scheduled → publishing`, with a lease), oldest first.
+
+    One transaction: the due rows are locked with SKIP LOCKED (a second claimer
+    takes the next ones instead of waiting), moved by the state machine's batch
+    compare-and-set with one event each, and their posts rolled up. Returns the
+    claimed targets with post, account and workspace loaded (empty when nothing
+    is due, or everything due is another worker's). `target_id` claims that one
+    target only, if it is due.
     """
     now = now or timezone.now()
-    target = (
-        PostTarget.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("post", "social_account", "workspace")
-        .filter(due_q(now), pk=target_id)
-        .first()
-    )
-    if target is None:
-        return None
-    try:
-        transition(
-            target,
+    due = PostTarget.objects.filter(claimable_q(now))
+    if target_id is not None:
+        due = due.filter(pk=target_id)
+    with transaction.atomic():
+        claimed = transition_many(
+            due.order_by("scheduled_at", "pk"),
             TS.PUBLISHING,
             expected=TS.SCHEDULED,
+            limit=limit,
             actor_label=DELIVERY_LABEL,
             reason=f"Sending now (worker {worker}).",
             claimed_by=worker,
             lease_expires_at=now + lease_duration(),
         )
-    except TransitionConflict:
-        return None
-    refresh_rollup(target.post, actor_label=DELIVERY_LABEL)
-    return target
+        if not claimed:
+            return []
+        targets = list(
+            PostTarget.objects.select_related("post", "social_account", "workspace")
+            .filter(pk__in=claimed)
+            .order_by("scheduled_at", "pk")
+        )
+        # The loaded posts keep their pre-roll-up status: the roll-up only moves between the
+        # publishable statuses, which is all the send-time check looks at.
+        refresh_rollups({target.post_id for target in targets}, actor_label=DELIVERY_LABEL)
+    return targets
+
+
+def claim_target(*, target_id: int, worker: str, now: datetime | None = None) -> PostTarget | None:
+    """Claim one due target for `worker` (see `claim_due`); None if it is not ours to send."""
+    claimed = claim_due(worker=worker, limit=1, now=now, target_id=target_id)
+    return claimed[0] if claimed else None
 
 
 def _owns(target: PostTarget, worker: str) -> bool:
@@ -253,17 +283,16 @@ def _fail(target: PostTarget, *, worker: str, kind: str, message: str, **changes
 
 
 def _enqueue_delivery(target: PostTarget, *, eta: datetime | None = None) -> None:
-    """Send `deliver_target_task` for `target` once the transaction commits (at `eta`).
+    """Have the dispatcher send `target` at `eta` (now if None), once the transaction commits.
 
-    No ETA message is sent for a time past the missed cutoff: the target would
-    only be marked missed then, which the sweep does.
+    Nothing is asked for a time past the missed cutoff: the target would only be
+    marked missed then, which the sweep does.
     """
     if eta is not None and target.scheduled_at is not None and eta > target.scheduled_at + missed_cutoff():
         return
-    from publishing.tasks import deliver_target_task  # the tasks module imports this one
+    from publishing.dispatch import request_dispatch  # the dispatcher imports this module
 
-    target_id = target.pk
-    transaction.on_commit(lambda: deliver_target_task.apply_async(args=[target_id], eta=eta), robust=True)
+    request_dispatch(at=eta)
 
 
 def _duration_words(duration: timedelta) -> str:
@@ -348,10 +377,11 @@ def _variant(target: PostTarget) -> Variant:
 def deliver_target(*, target_id: int, worker: str) -> str:
     """Publish one target if it is due, exactly once; return what happened (an `Outcome`).
 
-    Safe to call any number of times, from the ETA trigger and the sweep at
-    once: only the caller that claims the target sends it. Everything that
-    stops a send is stored on the target in plain words (`error_kind`,
-    `last_error`, an event) and rolled up to the post.
+    Safe to call any number of times, from every trigger at once: only the
+    caller that claims the target sends it. Everything that stops a send is
+    stored on the target in plain words (`error_kind`, `last_error`, an event)
+    and rolled up to the post. The batch path (`drain`) does the same for many
+    targets at a time.
     """
     now = timezone.now()
     target = PostTarget.objects.select_related("workspace").filter(pk=target_id).first()
@@ -364,20 +394,160 @@ def deliver_target(*, target_id: int, worker: str) -> str:
         return Outcome.HELD
     if is_past_cutoff(target, now):
         return Outcome.MISSED if mark_missed(target_id=target.pk, now=now) else Outcome.NOT_CLAIMED
-
-    target = claim_target(target_id=target_id, worker=worker, now=now)
-    if target is None:
+    claimed = claim_due(worker=worker, limit=1, now=now, target_id=target_id)
+    if not claimed:
         return Outcome.NOT_CLAIMED
-    held = _check_before_sending(target, worker=worker, now=now)
-    if held:
-        return held
-    return _send(target, worker=worker)
+    return deliver_claimed(claimed, worker=worker)[target_id]
 
 
-def _check_before_sending(target: PostTarget, *, worker: str, now: datetime) -> str:
+def _stop_recheck_seconds() -> float:
+    return float(getattr(settings, "PUBLISH_STOP_RECHECK_MS", 250)) / 1000
+
+
+def _flush_seconds() -> float:
+    return float(getattr(settings, "PUBLISH_FLUSH_SECONDS", 2))
+
+
+@dataclass
+class _Sent:
+    target: PostTarget
+    result: PublishResult
+    at: datetime
+
+
+@dataclass
+class SendContext:
+    """What one worker reads once per batch of claimed targets instead of once per target.
+
+    The emergency stops are re-read at most every `PUBLISH_STOP_RECHECK_MS`
+    (one query for all of them), so a stop holds within a fraction of a second
+    on every worker; the plan and the day's published count once per workspace
+    (the count only when the plan has a daily limit); providers, and their HTTP
+    connections, once per platform server. Successful sends are recorded
+    together (`flush`): one UPDATE, one INSERT of events, one roll-up.
+    """
+
+    worker: str
+    stops_read_at: float = float("-inf")
+    global_stop: str = ""
+    workspace_stops: dict[int, str] = field(default_factory=dict)
+    plans: dict[int, Plan] = field(default_factory=dict)
+    published_today: dict[int, int] = field(default_factory=dict)
+    providers: dict[tuple[str, str], Provider] = field(default_factory=dict)
+    sent: list[_Sent] = field(default_factory=list)
+
+    def _read_stops(self) -> None:
+        if time.monotonic() - self.stops_read_at >= _stop_recheck_seconds():
+            self.global_stop, self.workspace_stops = active_stops()
+            self.stops_read_at = time.monotonic()
+
+    def stop_reason(self, workspace_id: int) -> str:
+        self._read_stops()
+        return self.global_stop or self.workspace_stops.get(workspace_id, "")
+
+    def is_stopped_globally(self) -> bool:
+        self._read_stops()
+        return bool(self.global_stop)
+
+    def start_batch(self) -> None:
+        """Forget the plans and day counts (a drain reuses its context, with its providers, batch after batch)."""
+        self.plans.clear()
+        self.published_today.clear()
+
+    def posts_today_check(self, workspace: Workspace, now: datetime):
+        plan = self.plans.get(workspace.pk)
+        if plan is None:
+            plan = self.plans[workspace.pk] = plan_for(workspace)
+        if plan.max_posts_per_day is None:
+            return check(workspace, Limited.POST_TODAY, current=0, plan=plan)
+        if workspace.pk not in self.published_today:
+            self.published_today[workspace.pk] = published_today(workspace, now)
+        return check(workspace, Limited.POST_TODAY, current=self.published_today[workspace.pk], plan=plan)
+
+    def provider(self, account: SocialAccount) -> Provider:
+        key = (account.platform, account.config.get("instance", "") or account.config.get("pds", ""))
+        if key not in self.providers:
+            self.providers[key] = provider_for_account(account)
+        return self.providers[key]
+
+    def record_sent(self, target: PostTarget, result: PublishResult) -> str:
+        self.sent.append(_Sent(target=target, result=result, at=timezone.now()))
+        if target.workspace_id in self.published_today:
+            self.published_today[target.workspace_id] += 1
+        return Outcome.PUBLISHED
+
+    def should_flush(self) -> bool:
+        return bool(self.sent) and (timezone.now() - self.sent[0].at).total_seconds() >= _flush_seconds()
+
+    def flush(self) -> dict[int, str]:
+        """Record every successful send so far as published; return their outcomes."""
+        sent, self.sent = self.sent, []
+        if not sent:
+            return {}
+        by_pk = {item.target.pk: item for item in sent}
+        with transaction.atomic():
+            moved = transition_many(
+                PostTarget.objects.filter(pk__in=by_pk, claimed_by=self.worker).order_by("pk"),
+                TS.PUBLISHED,
+                expected=TS.PUBLISHING,
+                skip_locked=False,
+                actor_label=DELIVERY_LABEL,
+                reason="Published.",
+                changes_by_pk={
+                    pk: {"remote_id": item.result.remote_id, "remote_url": item.result.url, "published_at": item.at}
+                    for pk, item in by_pk.items()
+                },
+                claimed_by="",
+                lease_expires_at=None,
+                error_kind="",
+                last_error="",
+                next_attempt_at=None,
+            )
+            refresh_rollups({by_pk[pk].target.post_id for pk in moved}, actor_label=DELIVERY_LABEL)
+        outcomes: dict[int, str] = {}
+        for pk in moved:
+            logger.info("Target %s published as %s.", pk, by_pk[pk].result.remote_id)
+            outcomes[pk] = Outcome.PUBLISHED
+        for pk in by_pk.keys() - set(moved):
+            # The sweep took it back meanwhile (the lease ran out): the slow path knows what to do.
+            outcomes[pk] = _record_published(by_pk[pk].target, worker=self.worker, result=by_pk[pk].result)
+        return outcomes
+
+
+def deliver_claimed(
+    targets: Sequence[PostTarget], *, worker: str, context: SendContext | None = None
+) -> dict[int, str]:
+    """Send targets `worker` has claimed, one after the other; return each one's `Outcome` by id.
+
+    A bug while handling one target is logged and does not stop the others; that
+    target keeps its lease, and the sweep recovers it when the lease runs out
+    (reconciling before any resend). Successful sends are recorded at the end,
+    or every `PUBLISH_FLUSH_SECONDS` when the platforms are slow.
+    """
+    context = context or SendContext(worker=worker)
+    context.start_batch()
+    outcomes: dict[int, str] = {}
+    try:
+        for target in targets:
+            try:
+                now = timezone.now()
+                outcomes[target.pk] = _check_before_sending(target, worker=worker, now=now, context=context) or _send(
+                    target, worker=worker, context=context
+                )
+            except Exception:
+                logger.exception("Target %s: delivery failed unexpectedly; the sweep will recover it.", target.pk)
+                outcomes[target.pk] = Outcome.ERROR
+            if context.should_flush():
+                outcomes.update(context.flush())
+    finally:
+        outcomes.update(context.flush())
+    return outcomes
+
+
+def _check_before_sending(target: PostTarget, *, worker: str, now: datetime, context: SendContext) -> str:
     """Re-check everything that may have changed since the target was scheduled; "" to go ahead."""
     workspace, account, post = target.workspace, target.social_account, target.post
-    stop = is_publishing_stopped(workspace)
+    stop = context.stop_reason(workspace.pk)
     if stop:
         done = _finish(
             target,
@@ -409,7 +579,7 @@ def _check_before_sending(target: PostTarget, *, worker: str, now: datetime) -> 
     # Two workers finishing the day's last slot at once may both pass: the plan limit
     # is a business limit, not a safety one, and one post over is better than a lock
     # on the workspace around every publish call.
-    limit = check(workspace, Limited.POST_TODAY, current=published_today(workspace, now))
+    limit = context.posts_today_check(workspace, now)
     if not limit.allowed:
         return _fail(target, worker=worker, kind=KIND_PLAN_LIMIT, message=f"Not published: {limit.message}")
     wait = budgets.acquire(account)
@@ -434,21 +604,29 @@ def _start_sending(target: PostTarget, *, worker: str, handle: str) -> bool:
     """Save the handle and renew the lease for the publish call; False unless the lease is still ours.
 
     One UPDATE conditioned on our claim and an unexpired lease, so it cannot
-    interleave with the sweep's recovery (which needs an expired one).
+    interleave with the sweep's recovery (which needs an expired one). Skipped
+    when there is no handle to save and the lease we took at the claim has
+    comfortably more time left than a publish call can take: nothing but an
+    expired lease lets anyone else move a `publishing` target.
     """
     now = timezone.now()
+    margin = timedelta(seconds=float(getattr(settings, "PUBLISH_LEASE_MARGIN_SECONDS", 60)))
+    lease = target.lease_expires_at
+    if not handle and not target.publish_handle and lease is not None and lease - now > margin:
+        return True
     rows = PostTarget.objects.filter(
         pk=target.pk, status=TS.PUBLISHING, claimed_by=worker, lease_expires_at__gt=now
     ).update(publish_handle=handle, lease_expires_at=now + lease_duration(), updated_at=now)
     if rows == 1:
         target.publish_handle = handle
+        target.lease_expires_at = now + lease_duration()
     return rows == 1
 
 
-def _send(target: PostTarget, *, worker: str) -> str:
+def _send(target: PostTarget, *, worker: str, context: SendContext) -> str:
     account = target.social_account
     try:
-        provider = provider_for_account(account)
+        provider = context.provider(account)
         credentials = credentials_for(account)
     except TokenUnavailable as exc:
         return _token_unavailable(target, worker=worker, exc=exc)
@@ -482,7 +660,7 @@ def _send(target: PostTarget, *, worker: str) -> str:
             return _handle_error(
                 target, worker=worker, provider=provider, credentials=credentials, exc=exc, sent=sending
             )
-        return _record_published(target, worker=worker, result=result)
+        return context.record_sent(target, result)
 
 
 def _record_published(target: PostTarget, *, worker: str, result: PublishResult) -> str:

@@ -216,23 +216,14 @@ def _check_usable(targets: Iterable[PostTarget]) -> None:
         )
 
 
-def _send_delivery(target_id: int, eta: datetime) -> None:
-    # Imported here: the delivery engine's module may be imported later than this one (and not at all in
-    # processes that only schedule).
-    from publishing.tasks import deliver_target_task
-
-    deliver_target_task.apply_async(args=[target_id], eta=eta)
-
-
 def _enqueue_delivery(targets: Iterable[PostTarget]) -> None:
-    """After commit, ask the delivery engine to send each target at its time (ETA; the sweep is the safety net)."""
-    for target in targets:
-        # robust: a broker outage must not turn a committed schedule into an error page; the sweep sends it.
-        # A named function, not a partial: Django's robust handler logs the callback's __qualname__.
-        def send(target_id: int = target.pk, eta: datetime = target.scheduled_at) -> None:
-            _send_delivery(target_id, eta)
+    """Ask the dispatcher to send each target at its time (one trigger per second, after commit; the sweep backs it)."""
+    # Imported here: the delivery engine's modules may be imported later than this one (and not at all in
+    # processes that only schedule).
+    from publishing.dispatch import request_dispatch
 
-        transaction.on_commit(send, robust=True)
+    for when in sorted({target.scheduled_at for target in targets if target.scheduled_at is not None}):
+        request_dispatch(at=when)
 
 
 def _ensure_approved(post: Post, actor: User | None) -> None:

@@ -72,6 +72,21 @@ def is_publishing_stopped(workspace: Workspace | int | None) -> str:
     return stop_reason(stop) if stop is not None else ""
 
 
+def active_stops() -> tuple[str, dict[int, str]]:
+    """Every stop that is on, in one query: (the global stop's reason or "", {workspace id: reason}).
+
+    For the delivery engine, which re-reads it at least every
+    `PUBLISH_STOP_RECHECK_MS` while it sends a batch of targets.
+    """
+    global_reason, by_workspace = "", {}
+    for stop in EmergencyStop.objects.filter(is_active=True):
+        if stop.workspace_id is None:
+            global_reason = stop_reason(stop)
+        else:
+            by_workspace[stop.workspace_id] = stop_reason(stop)
+    return global_reason, by_workspace
+
+
 def _check_may_change(*, workspace: Workspace | None, actor: User) -> None:
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise PermissionDenied("Log in to change the emergency stop.")

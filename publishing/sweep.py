@@ -1,23 +1,24 @@
 """The safety sweep: every few seconds, catch whatever the on-time trigger did not.
 
-Each target normally goes out through its own ETA message (publishing.scheduling
-sends it on commit). Messages can be lost (a broker restart, a purged queue, a
+Targets normally go out through the dispatcher's ETA message for their second
+(publishing.dispatch). Messages can be lost (a broker restart, a purged queue, a
 worker killed with the message unacknowledged past the visibility timeout), and
 workers die mid-publish. The sweep, run by beat every 5 seconds, makes sure
 nothing is left behind:
 
-1. due, unclaimed `scheduled` targets get a delivery message;
+1. due, unclaimed `scheduled` targets get drains (`dispatch_due`), and every
+   second with something due within the horizon gets its precise trigger
+   (`plan_upcoming`);
 2. targets more than `PUBLISH_MISSED_CUTOFF_SECONDS` late become `missed`;
 3. `publishing` targets whose lease ran out become `unconfirmed` (their worker
    may have sent them), so that
 4. unconfirmed targets whose next check has come get a reconciliation message.
 
-Dispatching does not lock anything: the sweep only enqueues, and the claim in
-`deliver_target` (row lock with SKIP LOCKED, then compare-and-set) lets exactly
-one delivery through, however many messages there are. To keep a backlog from
-multiplying in the queue, a target is not re-dispatched for the same due time
-within `PUBLISH_SWEEP_REDISPATCH_SECONDS` (a cache key); a lost message is
-thus re-sent after that long.
+Dispatching does not lock anything: the sweep only enqueues, and the claim
+(`delivery.claim_due`: row locks with SKIP LOCKED, then the state machine's
+compare-and-set) lets exactly one delivery through, however many messages
+there are. Reconciliation messages are not re-sent for the same check within
+`PUBLISH_SWEEP_REDISPATCH_SECONDS` (a cache key).
 
 Emergency stop: workspaces under a stop (or everything, under the global one)
 are neither dispatched nor marked missed; their targets stay `scheduled` and go
@@ -40,7 +41,6 @@ from django.utils import timezone
 
 from publishing.delivery import (
     SWEEP_LABEL,
-    due_q,
     expired_lease_q,
     mark_missed,
     missed_cutoff,
@@ -123,18 +123,10 @@ def _first_dispatch(kind: str, pk: int, when: datetime | None) -> bool:
 
 
 def _dispatch_due(now: datetime) -> list[int]:
-    from publishing.tasks import deliver_target_task  # the tasks module imports this one
+    from publishing.dispatch import dispatch_due, plan_upcoming  # the dispatcher imports delivery, as we do
 
-    due = _not_stopped(PostTarget.objects.filter(due_q(now), scheduled_at__gte=now - missed_cutoff()))
-    rows = due.order_by("scheduled_at", "pk").values_list("pk", "scheduled_at", "next_attempt_at")
-    dispatched = []
-    for pk, scheduled_at, next_attempt_at in rows[: _scan_size()]:
-        if _first_dispatch("deliver", pk, next_attempt_at or scheduled_at):
-            transaction.on_commit(lambda pk=pk: deliver_target_task.apply_async(args=[pk]), robust=True)
-            dispatched.append(pk)
-            if len(dispatched) >= _batch_size():
-                break
-    return dispatched
+    plan_upcoming(now=now)
+    return dispatch_due(now=now)
 
 
 def _recover_leases(now: datetime) -> list[int]:

@@ -13,6 +13,7 @@ from typing import Any
 from celery import shared_task
 
 from publishing.delivery import deliver_target, reconcile_target, worker_id
+from publishing.dispatch import dispatch_due, drain
 from publishing.sweep import sweep
 
 logger = logging.getLogger(__name__)
@@ -20,10 +21,25 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="publishing.deliver_target", bind=True)
 def deliver_target_task(self: Any, target_id: int) -> str:
-    """Publish one target if it is due (ETA trigger, retries, and the sweep all send this)."""
+    """Publish one target if it is due (kept for messages sent before the batch dispatcher; `drain_due` is the path)."""
     outcome = deliver_target(target_id=target_id, worker=worker_id(self.request.hostname, self.request.id))
     logger.info("Deliver target %s: %s", target_id, outcome)
     return outcome
+
+
+@shared_task(name="publishing.dispatch_due")
+def dispatch_due_task() -> int:
+    """The on-time trigger (one message per due second): fan out drains for what is due."""
+    return len(dispatch_due())
+
+
+@shared_task(name="publishing.drain_due", bind=True)
+def drain_due_task(self: Any) -> dict[str, int]:
+    """Claim and send due targets in batches until none is left."""
+    outcomes = drain(worker=worker_id(self.request.hostname, self.request.id))
+    if outcomes:
+        logger.info("Drain: %s", dict(outcomes))
+    return dict(outcomes)
 
 
 @shared_task(name="publishing.reconcile_target")

@@ -7,9 +7,12 @@ the same target, and every move is on the record (STYLE §4).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from content.models import Post
@@ -105,6 +108,68 @@ def transition(
     return obj
 
 
+@transaction.atomic(savepoint=False)
+def transition_many(
+    queryset: QuerySet,
+    to: str,
+    *,
+    expected: str,
+    actor=None,
+    actor_label: str = "",
+    reason: str = "",
+    reasons: Mapping[int, str] | None = None,
+    limit: int | None = None,
+    skip_locked: bool = True,
+    changes_by_pk: Mapping[int, Mapping[str, Any]] | None = None,
+    **changes: Any,
+) -> list[int]:
+    """Move the rows of `queryset` that are `expected` to `to` (at most `limit`, in its order); return their ids.
+
+    The batch form of `transition`, for the delivery engine: the rows are locked
+    first (`SELECT … FOR UPDATE`, skipping rows another worker holds unless
+    `skip_locked` is False), so the compare-and-set UPDATE that follows moves
+    exactly the rows we saw, and one event per row is written with one INSERT.
+    `changes` apply to every row; `changes_by_pk` adds per-row values (the same
+    fields for every row). `reasons` gives per-row event reasons (default `reason`).
+    """
+    model = queryset.model
+    sample = model()
+    if to not in _allowed(sample).get(expected, frozenset()):
+        raise InvalidTransition(f"{model.__name__}: {expected} → {to} is not allowed.")
+    is_target = model is PostTarget
+    columns = ("pk", "workspace_id", "post_id") if is_target else ("pk", "workspace_id")
+    locked = queryset.filter(status=expected).select_for_update(skip_locked=skip_locked, of=("self",))
+    rows = list(locked.values_list(*columns)[:limit] if limit is not None else locked.values_list(*columns))
+    if not rows:
+        return []
+    pks = [row[0] for row in rows]
+    now = timezone.now()
+    fresh = model.objects.filter(pk__in=pks, status=expected)
+    if changes_by_pk:
+        fields = sorted({"status", "updated_at", *changes, *next(iter(changes_by_pk.values()))})
+        objects = [model(pk=pk, status=to, updated_at=now, **changes, **changes_by_pk[pk]) for pk in pks]
+        moved = fresh.bulk_update(objects, fields)
+    else:
+        moved = fresh.update(status=to, updated_at=now, **changes)
+    if moved != len(pks):  # the rows are locked: only a database without row locks gets here
+        raise TransitionConflict(f"{model.__name__}: {len(pks) - moved} of {len(pks)} rows are no longer {expected}.")
+    actor = actor if getattr(actor, "pk", None) else None
+    PostEvent.objects.bulk_create(
+        PostEvent(
+            workspace_id=row[1],
+            post_id=row[2] if is_target else row[0],
+            target_id=row[0] if is_target else None,
+            actor=actor,
+            actor_label=actor_label,
+            from_status=expected,
+            to_status=to,
+            reason=(reasons or {}).get(row[0], reason),
+        )
+        for row in rows
+    )
+    return pks
+
+
 def record_event(
     *, post: Post, target: PostTarget | None = None, actor=None, actor_label: str = "", reason: str
 ) -> None:
@@ -141,12 +206,38 @@ def rollup_status(target_statuses: list[str]) -> str | None:
 
 def refresh_rollup(post: Post, *, actor_label: str = "roll-up") -> Post:
     """Set the post's status to its targets' roll-up when that differs (a no-op before scheduling)."""
-    post.refresh_from_db(fields=["status"])
-    wanted = rollup_status(list(post.targets.values_list("status", flat=True)))
-    if wanted is None or wanted == post.status or not can_transition(post, wanted):
-        return post
-    try:
-        return transition(post, wanted, actor_label=actor_label, reason="targets changed")
-    except TransitionConflict:
-        # Another worker rolled it up at the same moment; recompute from what it wrote.
-        return refresh_rollup(post, actor_label=actor_label)
+    refresh_rollups([post.pk], actor_label=actor_label)
+    post.refresh_from_db(fields=["status", "updated_at"])
+    return post
+
+
+@transaction.atomic(savepoint=False)
+def refresh_rollups(post_ids: Iterable[int], *, actor_label: str = "roll-up") -> None:
+    """Roll up each post in `post_ids` to its targets' statuses, in a constant number of queries.
+
+    The posts are locked (in id order, so two workers cannot deadlock) before
+    their targets are read: two workers finishing two targets of one post at the
+    same moment then roll it up one after the other, and the second sees the
+    first's target, so the post never keeps a stale roll-up.
+    """
+    ids = sorted(set(post_ids))
+    if not ids:
+        return
+    current = dict(Post.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "status"))
+    statuses: dict[int, list[str]] = defaultdict(list)
+    for post_id, status in PostTarget.objects.filter(post_id__in=ids).values_list("post_id", "status"):
+        statuses[post_id].append(status)
+    moves: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for pk, status in current.items():
+        wanted = rollup_status(statuses[pk])
+        if wanted is not None and wanted != status and wanted in POST_ALLOWED.get(status, frozenset()):
+            moves[(status, wanted)].append(pk)
+    for (status, wanted), pks in moves.items():
+        transition_many(
+            Post.objects.filter(pk__in=pks).order_by("pk"),
+            wanted,
+            expected=status,
+            actor_label=actor_label,
+            reason="targets changed",
+            skip_locked=False,
+        )

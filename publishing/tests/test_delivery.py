@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from content.models import Post
-from publishing import delivery
+from publishing import delivery, dispatch
 from publishing.delivery import Outcome, claim_target, deliver_target
 from publishing.models import PostEvent, PostTarget, SocialAccount
 from publishing.tasks import deliver_target_task
@@ -265,7 +265,7 @@ def test_a_spent_rate_budget_puts_the_target_back_without_counting_an_attempt(
     target = due_target(account)
     monkeypatch.setattr(delivery.budgets, "acquire", lambda account: 30.0)
     sent = mock.Mock()
-    monkeypatch.setattr(deliver_target_task, "apply_async", sent)
+    monkeypatch.setattr(dispatch, "request_dispatch", sent)
     before = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -275,7 +275,7 @@ def test_a_spent_rate_budget_puts_the_target_back_without_counting_an_attempt(
     target.refresh_from_db()
     assert (target.status, target.attempts, target.claimed_by) == (TS.SCHEDULED, 0, "")
     assert before + timedelta(seconds=30) <= target.next_attempt_at <= timezone.now() + timedelta(seconds=30)
-    sent.assert_called_once_with(args=[target.pk], eta=target.next_attempt_at)
+    sent.assert_called_once_with(at=target.next_attempt_at)
     assert posts_made(emulator, account) == []
 
 
@@ -314,8 +314,9 @@ def test_a_worker_whose_lease_ran_out_does_not_start_sending(emulator, monkeypat
     original = provider_class.prepare
 
     def slow_prepare(self, credentials, variant):
-        # The worker stalls here longer than its lease.
-        PostTarget.objects.filter(pk=target.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        # The worker stalls here longer than its lease: from now on the clock reads past the lease's end.
+        later = timezone.now() + delivery.lease_duration() + timedelta(seconds=1)
+        monkeypatch.setattr(timezone, "now", lambda: later)
         return original(self, credentials, variant)
 
     monkeypatch.setattr(provider_class, "prepare", slow_prepare)

@@ -19,11 +19,11 @@ from django.utils import timezone
 from accounts.models import Membership
 from billing.models import Subscription
 from content.models import Post
-from publishing import delivery
+from publishing import delivery, dispatch
 from publishing.delivery import Outcome, backoff_delay, claim_target, deliver_target, reconcile_target
 from publishing.models import EmergencyStop, PostTarget, SocialAccount
 from publishing.sweep import sweep
-from publishing.tasks import deliver_target_task, reconcile_target_task
+from publishing.tasks import reconcile_target_task
 from publishing.tests.test_delivery import (
     WORKER,
     _fresh_cache,  # noqa: F401 (autouse fixture)
@@ -41,9 +41,9 @@ TS, PS = PostTarget.Status, Post.Status
 
 @pytest.fixture
 def sent(monkeypatch):
-    """The messages the code enqueued (run the on-commit callbacks to see them)."""
+    """What the code asked for: dispatches ("deliver", by due time) and reconciliation messages (on commit)."""
     calls = {"deliver": mock.Mock(), "reconcile": mock.Mock()}
-    monkeypatch.setattr(deliver_target_task, "apply_async", calls["deliver"])
+    monkeypatch.setattr(dispatch, "request_dispatch", calls["deliver"])
     monkeypatch.setattr(reconcile_target_task, "apply_async", calls["reconcile"])
     return calls
 
@@ -98,7 +98,7 @@ def test_transient_errors_retry_with_backoff_then_fail(emulator, settings, sent,
         assert (target.status, target.attempts, target.error_kind) == (TS.SCHEDULED, attempt, "transient")
         ceiling = 10 * 2 ** (attempt - 1)
         assert before + timedelta(seconds=1) <= target.next_attempt_at <= timezone.now() + timedelta(seconds=ceiling)
-        sent["deliver"].assert_called_with(args=[target.pk], eta=target.next_attempt_at)
+        sent["deliver"].assert_called_with(at=target.next_attempt_at)
         # Not before its time.
         assert deliver_target(target_id=target.pk, worker=WORKER) == Outcome.NOT_CLAIMED
         make_due_again(target)
@@ -135,7 +135,7 @@ def test_a_rate_limit_waits_until_the_platform_says(emulator, sent, django_captu
     assert (target.status, target.attempts, target.error_kind) == (TS.SCHEDULED, 1, "rate_limited")
     # X's reset header is in whole Unix seconds.
     assert before + timedelta(seconds=598) <= target.next_attempt_at <= timezone.now() + timedelta(seconds=601)
-    sent["deliver"].assert_called_once_with(args=[target.pk], eta=target.next_attempt_at)
+    sent["deliver"].assert_called_once_with(at=target.next_attempt_at)
 
 
 def test_no_retry_message_is_sent_for_a_time_past_the_missed_cutoff(
@@ -413,7 +413,7 @@ def test_a_bluesky_worker_killed_before_sending_is_resent_with_the_same_record_k
         assert reconcile_target(target_id=target.pk) == Outcome.RESCHEDULED
     target.refresh_from_db()
     assert (target.status, target.publish_handle) == (TS.SCHEDULED, handle)
-    sent["deliver"].assert_called_with(args=[target.pk], eta=None)
+    sent["deliver"].assert_called_with(at=None)
 
     assert deliver_target(target_id=target.pk, worker="worker-2/2") == Outcome.PUBLISHED
 
@@ -496,8 +496,11 @@ def test_the_emergency_stop_keeps_targets_scheduled(emulator, settings, sent, dj
 def test_a_stop_that_comes_on_while_claiming_puts_the_target_back(emulator, monkeypatch):
     account = connected_account(WorkspaceFactory())
     target = due_target(account)
-    answers = iter(["", "Publishing is paused for every workspace (emergency stop)."])
-    monkeypatch.setattr(delivery, "is_publishing_stopped", lambda workspace: next(answers))
+    # Not stopped when the worker looks before claiming; stopped by the time it sends.
+    monkeypatch.setattr(delivery, "is_publishing_stopped", lambda workspace: "")
+    monkeypatch.setattr(
+        delivery, "active_stops", lambda: ("Publishing is paused for every workspace (emergency stop).", {})
+    )
     before = timezone.now()
 
     assert deliver_target(target_id=target.pk, worker=WORKER) == Outcome.HELD

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, datetime, time
 from unittest import mock
 
@@ -26,17 +24,12 @@ MON, TUE, WED, SAT, SUN = 0, 1, 2, 5, 6
 
 @pytest.fixture
 def deliveries(monkeypatch):
-    """The delivery engine's `deliver_target_task.apply_async`, replaced by a mock (stubbed if not written yet)."""
-    apply_async = mock.Mock()
-    try:
-        from publishing.tasks import deliver_target_task
-    except ImportError:
-        stub = types.ModuleType("publishing.tasks")
-        stub.deliver_target_task = types.SimpleNamespace(apply_async=apply_async)
-        monkeypatch.setitem(sys.modules, "publishing.tasks", stub)
-    else:
-        monkeypatch.setattr(deliver_target_task, "apply_async", apply_async)
-    return apply_async
+    """The dispatcher's `request_dispatch`, replaced by a mock: each call asks for the due targets of one time."""
+    from publishing import dispatch
+
+    request = mock.Mock()
+    monkeypatch.setattr(dispatch, "request_dispatch", request)
+    return request
 
 
 @pytest.fixture
@@ -103,7 +96,7 @@ def test_add_to_queue_takes_the_next_slot(workspace, editor, account, deliveries
         wednesday_14_berlin,
         "Europe/Berlin",
     )
-    assert deliveries.call_args_list == [mock.call(args=[target.pk], eta=wednesday_14_berlin)]
+    assert deliveries.call_args_list == [mock.call(at=wednesday_14_berlin)]
     assert (
         PostEvent.objects.get(target=target).reason == "Scheduled for 14:00 on Wednesday 8 April 2026 (Europe/Berlin)."
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -32,17 +30,12 @@ FUTURE = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(days=30)
 
 @pytest.fixture
 def deliveries(monkeypatch):
-    """The delivery engine's `deliver_target_task.apply_async`, replaced by a mock (stubbed if not written yet)."""
-    apply_async = mock.Mock()
-    try:
-        from publishing.tasks import deliver_target_task
-    except ImportError:
-        stub = types.ModuleType("publishing.tasks")
-        stub.deliver_target_task = types.SimpleNamespace(apply_async=apply_async)
-        monkeypatch.setitem(sys.modules, "publishing.tasks", stub)
-    else:
-        monkeypatch.setattr(deliver_target_task, "apply_async", apply_async)
-    return apply_async
+    """The dispatcher's `request_dispatch`, replaced by a mock: each call asks for the due targets of one time."""
+    from publishing import dispatch
+
+    request = mock.Mock()
+    monkeypatch.setattr(dispatch, "request_dispatch", request)
+    return request
 
 
 @pytest.fixture
@@ -253,7 +246,7 @@ def test_approving_again_in_time_puts_the_kept_schedule_back(workspace, deliveri
     assert post.status == PS.SCHEDULED
     targets = list(post.targets.order_by("pk"))
     assert [(t.status, t.scheduled_at) for t in targets] == [(TS.SCHEDULED, FUTURE)] * 2
-    assert deliveries.call_args_list == [mock.call(args=[t.pk], eta=FUTURE) for t in targets]
+    assert deliveries.call_args_list == [mock.call(at=FUTURE)]
 
 
 def test_approving_after_the_kept_time_leaves_the_post_approved(workspace, deliveries):

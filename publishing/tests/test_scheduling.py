@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, date, datetime, time
 from unittest import mock
 
@@ -35,17 +33,12 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def deliveries(monkeypatch):
-    """The delivery engine's `deliver_target_task.apply_async`, replaced by a mock (stubbed if not written yet)."""
-    apply_async = mock.Mock()
-    try:
-        from publishing.tasks import deliver_target_task
-    except ImportError:
-        stub = types.ModuleType("publishing.tasks")
-        stub.deliver_target_task = types.SimpleNamespace(apply_async=apply_async)
-        monkeypatch.setitem(sys.modules, "publishing.tasks", stub)
-    else:
-        monkeypatch.setattr(deliver_target_task, "apply_async", apply_async)
-    return apply_async
+    """The dispatcher's `request_dispatch`, replaced by a mock: each call asks for the due targets of one time."""
+    from publishing import dispatch
+
+    request = mock.Mock()
+    monkeypatch.setattr(dispatch, "request_dispatch", request)
+    return request
 
 
 @pytest.fixture
@@ -183,20 +176,19 @@ def test_schedule_post_stores_utc_across_dst_switches(
     assert post.status == PS.SCHEDULED
     targets = list(post.targets.order_by("pk"))
     assert [(t.status, t.scheduled_at, t.schedule_timezone) for t in targets] == [(TS.SCHEDULED, expected, tz)] * 2
-    assert deliveries.call_args_list == [mock.call(args=[t.pk], eta=expected) for t in targets]
+    assert deliveries.call_args_list == [mock.call(at=expected)]
     assert list(PostEvent.objects.filter(post=post, target=None).values_list("from_status", "to_status", "actor")) == [
         (PS.APPROVED, PS.SCHEDULED, editor.pk)
     ]
 
 
-def test_schedule_post_enqueues_only_on_commit(workspace, editor, deliveries, django_capture_on_commit_callbacks):
+def test_schedule_post_asks_for_one_dispatch_per_due_time(workspace, editor, deliveries):
     post = _approved_post(workspace, accounts=2)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        schedule_post(post=post, actor=editor, when_local=wall(2026, 4, 1, 9, 0), tz="Europe/Berlin", now=NOW)
+    schedule_post(post=post, actor=editor, when_local=wall(2026, 4, 1, 9, 0), tz="Europe/Berlin", now=NOW)
 
-    assert deliveries.call_count == 0
-    assert len(callbacks) == 2
+    # Both targets are due at the same second: one trigger (publishing.dispatch sends it after commit).
+    assert deliveries.call_args_list == [mock.call(at=datetime(2026, 4, 1, 7, 0, tzinfo=UTC))]
 
 
 @pytest.mark.parametrize(
@@ -256,7 +248,7 @@ def test_post_now_schedules_every_target_for_now(workspace, editor, deliveries, 
 
     target = post.targets.get()
     assert (target.status, target.scheduled_at, target.schedule_timezone) == (TS.SCHEDULED, NOW, "Europe/Berlin")
-    assert deliveries.call_args_list == [mock.call(args=[target.pk], eta=NOW)]
+    assert deliveries.call_args_list == [mock.call(at=NOW)]
     post.refresh_from_db()
     assert post.status == PS.SCHEDULED
 
@@ -329,7 +321,7 @@ def test_scheduling_a_scheduled_post_moves_it(workspace, editor, deliveries, dja
     target = post.targets.get()
     new_time = datetime(2026, 4, 2, 16, 0, tzinfo=UTC)
     assert (target.status, target.scheduled_at) == (TS.SCHEDULED, new_time)
-    assert deliveries.call_args_list == [mock.call(args=[target.pk], eta=new_time)]
+    assert deliveries.call_args_list == [mock.call(at=new_time)]
     assert PostEvent.objects.filter(target=target).last().reason == (
         "Rescheduled to 18:00 on Thursday 2 April 2026 (Europe/Berlin) (was 2026-04-01 07:00 UTC)."
     )
@@ -465,7 +457,7 @@ def test_retry_schedules_a_failed_or_missed_target_now(
         "",
     )
     assert post.status == PS.SCHEDULED
-    assert deliveries.call_args_list == [mock.call(args=[target.pk], eta=NOW)]
+    assert deliveries.call_args_list == [mock.call(at=NOW)]
 
 
 @pytest.mark.parametrize("status", [TS.PUBLISHED, TS.SCHEDULED, TS.PENDING])

@@ -11,7 +11,7 @@ from django.utils import timezone
 from letsgrow.periodic_tasks import PERIODIC_TASKS, Every
 from publishing.models import EmergencyStop, PostTarget
 from publishing.sweep import sweep
-from publishing.tasks import deliver_target_task, reconcile_target_task, sweep_task
+from publishing.tasks import dispatch_due_task, drain_due_task, reconcile_target_task, sweep_task
 from publishing.tests.factories import SocialAccountFactory
 from publishing.tests.test_delivery import _fresh_cache, due_target  # noqa: F401 (autouse fixture)
 from tests.factories import WorkspaceFactory
@@ -23,10 +23,16 @@ TS = PostTarget.Status
 
 @pytest.fixture
 def sent(monkeypatch):
-    calls = {"deliver": mock.Mock(), "reconcile": mock.Mock()}
-    monkeypatch.setattr(deliver_target_task, "apply_async", calls["deliver"])
+    # "deliver": drain tasks fanned out; "trigger": precise per-second triggers (ETA) for what is due soon.
+    calls = {"deliver": mock.Mock(), "reconcile": mock.Mock(), "trigger": mock.Mock()}
+    monkeypatch.setattr(drain_due_task, "apply_async", calls["deliver"])
+    monkeypatch.setattr(dispatch_due_task, "apply_async", calls["trigger"])
     monkeypatch.setattr(reconcile_target_task, "apply_async", calls["reconcile"])
     return calls
+
+
+def dispatched(mocked: mock.Mock) -> list[int]:
+    return [call.kwargs["args"][0] for call in mocked.call_args_list]
 
 
 @pytest.fixture
@@ -36,10 +42,6 @@ def run_sweep(django_capture_on_commit_callbacks):
             return sweep(**kwargs)
 
     return run
-
-
-def dispatched(mocked: mock.Mock) -> list[int]:
-    return [call.kwargs["args"][0] for call in mocked.call_args_list]
 
 
 def test_due_targets_are_dispatched_oldest_first(sent, run_sweep):
@@ -56,33 +58,49 @@ def test_due_targets_are_dispatched_oldest_first(sent, run_sweep):
     report = run_sweep()
 
     assert report.dispatched == [older.pk, retry_due.pk, newer.pk]
-    assert dispatched(sent["deliver"]) == [older.pk, retry_due.pk, newer.pk]
+    assert sent["deliver"].call_count == 1  # one drain takes a batch of up to PUBLISH_BATCH_SIZE
     assert (report.missed, report.recovered, report.reconciling) == ([], [], [])
     for target in (newer, older, retry_due):
         target.refresh_from_db()
         assert target.status == TS.SCHEDULED  # the sweep only sends messages; the worker claims
 
 
-def test_the_batch_is_bounded(settings, sent, run_sweep):
-    settings.PUBLISH_SWEEP_BATCH = 2
+def test_the_fan_out_is_bounded(settings, sent, run_sweep):
+    settings.PUBLISH_BATCH_SIZE = 2
+    settings.PUBLISH_MAX_DRAINS = 2
     account = SocialAccountFactory()
-    targets = [due_target(account, ago=timedelta(minutes=n)) for n in (1, 2, 3)]
+    targets = [due_target(account, ago=timedelta(minutes=n)) for n in (1, 2, 3, 4, 5)]
 
-    assert run_sweep().dispatched == [targets[2].pk, targets[1].pk]
-    assert run_sweep().dispatched == [targets[0].pk]
+    # Two drains of two: each drain goes on claiming until nothing is due, so the fifth is not left behind.
+    assert run_sweep().dispatched == [t.pk for t in reversed(targets)][:4]
+    assert sent["deliver"].call_count == 2
 
 
-def test_a_target_is_not_dispatched_again_until_its_message_may_be_lost(settings, sent, run_sweep):
-    settings.PUBLISH_SWEEP_REDISPATCH_SECONDS = 60
+def test_every_sweep_sends_drains_while_targets_are_due(sent, run_sweep):
     target = due_target(SocialAccountFactory())
 
     assert run_sweep().dispatched == [target.pk]
-    assert run_sweep().dispatched == []
-
-    # A new due time (a retry) is a new dispatch.
-    PostTarget.objects.filter(pk=target.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=2))
+    # Still due (its drain has not run, or its message was lost): the next sweep sends another drain.
     assert run_sweep().dispatched == [target.pk]
-    assert dispatched(sent["deliver"]) == [target.pk, target.pk]
+    assert sent["deliver"].call_count == 2
+
+
+def test_targets_due_soon_get_a_trigger_for_their_second(settings, sent, run_sweep):
+    settings.PUBLISH_DISPATCH_HORIZON_SECONDS = 300
+    account = SocialAccountFactory()
+    soon = due_target(account, ago=timedelta(seconds=-30))
+    due_target(account, ago=timedelta(seconds=-30))  # the same second: one trigger
+    due_target(account, ago=timedelta(hours=-1))  # beyond the horizon: a later sweep asks
+
+    report = run_sweep()
+
+    assert report.dispatched == []
+    assert [call.kwargs["eta"] for call in sent["trigger"].call_args_list] == [
+        soon.scheduled_at.replace(microsecond=0) + timedelta(seconds=1 if soon.scheduled_at.microsecond else 0)
+    ]
+    # Asked once per second: the next sweep does not ask again.
+    run_sweep()
+    assert sent["trigger"].call_count == 1
 
 
 def test_targets_later_than_the_cutoff_are_missed_not_dispatched(settings, sent, run_sweep):
@@ -189,4 +207,4 @@ def test_the_sweep_runs_every_five_seconds():
 
     assert (spec.task, spec.schedule) == ("publishing.sweep", Every(seconds=5))
     assert sweep_task.name == "publishing.sweep"
-    assert deliver_target_task.name == "publishing.deliver_target"
+    assert (dispatch_due_task.name, drain_due_task.name) == ("publishing.dispatch_due", "publishing.drain_due")
