@@ -2,5 +2,12 @@
 
 from __future__ import annotations
 
+from django.urls import path
+
+from content import views_media
+
 app_name = "content_media_public"
-urlpatterns: list = []
+urlpatterns = [
+    # No session: the signature and its expiry are the permission (content.media.signed_media_url).
+    path("<str:token>/", views_media.public_file, name="file"),
+]

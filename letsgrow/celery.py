@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "letsgrow.settings.local")
 
@@ -43,3 +43,18 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(WorkerHeartbeat)
+
+
+@signals.task_prerun.connect
+def _drop_unusable_connections(**kwargs):
+    """Let a task start on a healthy, young database connection, as Django does for each request.
+
+    Workers keep their connections between tasks (CELERY_DB_REUSE_MAX): opening
+    one per task cost about a fifth of the engine's throughput (docs/BENCHMARKS.md).
+    Django closes a connection that erred or outlived CONN_MAX_AGE only when
+    asked; this asks, before every task, so one broken by a database restart
+    costs one task, not every task until the next recycle.
+    """
+    from django.db import close_old_connections
+
+    close_old_connections()

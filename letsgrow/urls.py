@@ -30,6 +30,7 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/ai/", include("content.urls_ai")),
     path("w/<slug:workspace_slug>/templates/", include("content.urls_templates")),
     path("m/", include("content.urls_media_public")),
+    path("w/<slug:workspace_slug>/plan/", include("letsgrow.planner.urls")),
     path("api/", include("letsgrow.api_router")),
 ]
 

@@ -53,7 +53,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from billing.limits import Limited, check, plan_for
 from billing.plans import Plan
-from content.models import Post
+from content.models import Post, PostMedia
 from publishing import budgets
 from publishing.connections import (
     ConnectionFailed,
@@ -76,7 +76,9 @@ from publishing.transitions import (
     refresh_rollups,
     transition,
     transition_many,
+    update_each,
 )
+from publishing.variants import variant_for_target
 
 if TYPE_CHECKING:
     from accounts.models import Workspace
@@ -366,9 +368,12 @@ def published_today(workspace: Workspace, now: datetime) -> int:
     ).count()
 
 
-def _variant(target: PostTarget) -> Variant:
-    # Media are not attached yet: posts carry text and a link.
-    return Variant(text=target.effective_text, link=target.link)
+def _variant(target: PostTarget, *, media: Sequence[PostMedia] | None = None) -> Variant:
+    """What goes to the target's account: its text, link and media, each file fitted to the platform.
+
+    `media`: the post's PostMedia rows, when the caller loaded them for a whole batch.
+    """
+    return variant_for_target(target, media=media, platform=target.social_account.platform)
 
 
 # --------------------------------------------------------------------------- deliver
@@ -434,6 +439,12 @@ class SendContext:
     plans: dict[int, Plan] = field(default_factory=dict)
     published_today: dict[int, int] = field(default_factory=dict)
     providers: dict[tuple[str, str], Provider] = field(default_factory=dict)
+    credentials: dict[int, Credentials] = field(default_factory=dict)
+    # Handles prepared and saved for the whole batch at once (providers that make them locally).
+    prepared: dict[int, str] = field(default_factory=dict)
+    # The batch's posts' media rows (with their files), by post id: one query per batch.
+    media: dict[int, list[PostMedia]] = field(default_factory=dict)
+    variants: dict[int, Variant] = field(default_factory=dict)
     sent: list[_Sent] = field(default_factory=list)
 
     def _read_stops(self) -> None:
@@ -450,9 +461,57 @@ class SendContext:
         return bool(self.global_stop)
 
     def start_batch(self) -> None:
-        """Forget the plans and day counts (a drain reuses its context, with its providers, batch after batch)."""
+        """Forget what may change between batches (a drain reuses its context, with its providers)."""
         self.plans.clear()
         self.published_today.clear()
+        self.credentials.clear()
+        self.prepared.clear()
+        self.variants.clear()
+        self.media.clear()
+
+    def load_media(self, targets: Sequence[PostTarget]) -> None:
+        rows = PostMedia.objects.filter(post_id__in={t.post_id for t in targets}).select_related("asset")
+        for row in rows:
+            self.media.setdefault(row.post_id, []).append(row)
+
+    def variant(self, target: PostTarget) -> Variant:
+        if target.pk not in self.variants:
+            self.variants[target.pk] = _variant(target, media=self.media.get(target.post_id, []))
+        return self.variants[target.pk]
+
+    def credentials_for(self, account: SocialAccount) -> Credentials:
+        if account.pk not in self.credentials:
+            self.credentials[account.pk] = credentials_for(account)
+        return self.credentials[account.pk]
+
+    def prepare_handles(self, targets: Sequence[PostTarget]) -> None:
+        """Make and save, in one UPDATE, the handles of the targets whose provider makes them locally.
+
+        Saved before any of them is sent, as `_start_sending` would one by one: a
+        worker that dies later leaves each target's handle for reconciliation.
+        """
+        handles: dict[int, dict[str, str]] = {}
+        for target in targets:
+            try:
+                provider = self.provider(target.social_account)
+            except TokenUnavailable:
+                continue  # _send reports it
+            if not provider.prepares_locally or (provider.has_idempotency_handle and target.publish_handle):
+                continue
+            handles[target.pk] = {
+                "publish_handle": provider.prepare(self.credentials_for(target.social_account), self.variant(target))
+            }
+        if not handles:
+            return
+        pks = list(handles)
+        saved = update_each(
+            PostTarget, pks, TS.PUBLISHING, {"updated_at": timezone.now()}, handles, also={"claimed_by": self.worker}
+        )
+        if saved != len(pks):
+            return  # some lost their claim meanwhile: let each go the one-by-one way
+        for target in targets:
+            if target.pk in handles:
+                target.publish_handle = self.prepared[target.pk] = handles[target.pk]["publish_handle"]
 
     def posts_today_check(self, workspace: Workspace, now: datetime):
         plan = self.plans.get(workspace.pk)
@@ -528,6 +587,8 @@ def deliver_claimed(
     context.start_batch()
     outcomes: dict[int, str] = {}
     try:
+        context.load_media(targets)
+        context.prepare_handles(targets)
         for target in targets:
             try:
                 now = timezone.now()
@@ -612,8 +673,8 @@ def _start_sending(target: PostTarget, *, worker: str, handle: str) -> bool:
     now = timezone.now()
     margin = timedelta(seconds=float(getattr(settings, "PUBLISH_LEASE_MARGIN_SECONDS", 60)))
     lease = target.lease_expires_at
-    if not handle and not target.publish_handle and lease is not None and lease - now > margin:
-        return True
+    if handle == target.publish_handle and lease is not None and lease - now > margin:
+        return True  # the handle is saved already (or there is none)
     rows = PostTarget.objects.filter(
         pk=target.pk, status=TS.PUBLISHING, claimed_by=worker, lease_expires_at__gt=now
     ).update(publish_handle=handle, lease_expires_at=now + lease_duration(), updated_at=now)
@@ -627,10 +688,10 @@ def _send(target: PostTarget, *, worker: str, context: SendContext) -> str:
     account = target.social_account
     try:
         provider = context.provider(account)
-        credentials = credentials_for(account)
+        credentials = context.credentials_for(account)
     except TokenUnavailable as exc:
         return _token_unavailable(target, worker=worker, exc=exc)
-    variant = _variant(target)
+    variant = context.variant(target)
     validation = provider.validate(variant)
     if not validation.is_valid:
         problems = "; ".join(issue.message for issue in validation.issues if issue.is_blocking)
@@ -642,7 +703,10 @@ def _send(target: PostTarget, *, worker: str, context: SendContext) -> str:
         try:
             # A handle that makes publishing idempotent is reused: a retry then cannot make a second post.
             reuse = provider.has_idempotency_handle and target.publish_handle
-            handle = target.publish_handle if reuse else provider.prepare(credentials, variant)
+            if target.pk in context.prepared:
+                handle = context.prepared.pop(target.pk)  # made and saved with the batch's
+            else:
+                handle = target.publish_handle if reuse else provider.prepare(credentials, variant)
             if not _start_sending(target, worker=worker, handle=handle):
                 return Outcome.LOST_LEASE
             sending = True

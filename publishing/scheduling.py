@@ -31,15 +31,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import URLValidator
 from django.db import transaction
 
 from accounts.models import Membership, Workspace
 from accounts.permissions import Action, require
-from content.models import Post
-from publishing.connections import TokenUnavailable, provider_for_account
+from content.models import Post, PostMedia
+from publishing import variants as variants_lib
 from publishing.models import AutomationSettings, PostEvent, PostTarget, QueueSlot, SocialAccount
-from publishing.providers.base import Variant
 from publishing.services import MAX_POSTS_PER_DAY, known_timezones
 from publishing.transitions import (
     InvalidTransition,
@@ -296,29 +294,6 @@ def _clean_variants(variants: Mapping[int | str, str] | None, account_ids: set[i
     return cleaned
 
 
-def _check_link(link: str) -> None:
-    if link:
-        try:
-            URLValidator(schemes=["http", "https"])(link)
-        except ValidationError as exc:
-            raise ValidationError("The link must be a full web address starting with https://.", code="link") from exc
-
-
-def _check_content(*, text: str, link: str, accounts: Sequence[SocialAccount], variants: Mapping[int, str]) -> None:
-    """Run each account's provider `validate()` (the one source of platform limits); raise its blocking issues."""
-    problems: list[str] = []
-    for account in accounts:
-        try:
-            provider = provider_for_account(account)
-        except TokenUnavailable as exc:
-            problems.append(f"{account}: {exc.message}")
-            continue
-        result = provider.validate(Variant(text=variants.get(account.pk) or text, link=link))
-        problems += [f"{account}: {issue.message}" for issue in result.issues if issue.is_blocking]
-    if problems:
-        raise _errors(problems, "content")
-
-
 @transaction.atomic
 def create_post(
     *,
@@ -329,26 +304,71 @@ def create_post(
     source: str = Post.Source.MANUAL,
     variants: Mapping[int | str, str] | None = None,
     link: str = "",
+    links: Mapping[int | str, str] | None = None,
+    media_ids: Sequence[int | str] | None = None,
+    target_media: Mapping[int | str, Sequence[int | str]] | None = None,
+    tags: Sequence[str] | None = None,
+    template_id: int | str | None = None,
+    domain_key: str | None = None,
 ) -> Post:
     """Create a draft post going to `account_ids` (this workspace's connected accounts), one pending target each.
 
-    `variants` maps an account id to that account's own text (empty: the post's
-    text). Each account's provider validates what would be sent; blocking issues
-    raise ValidationError with the platform's messages and nothing is created.
+    - `variants` maps an account id to that account's own text (empty: the post's text); `links` to its own
+      link (empty: `link`, the post's).
+    - `media_ids`: files of the workspace's media library, in order, for every account; `target_media`
+      maps an account id to its own files instead (empty: the post's). Another workspace's file is refused.
+    - `tags`: names, trimmed, matched case-insensitively to the workspace's tags (created when new); at
+      most 10, each at most 50 characters. `template_id` / `domain_key`: the workspace's template and
+      content domain the post comes from.
+
+    Each account's provider validates what it would be sent (text, link, media); blocking issues raise
+    ValidationError with the platform's messages and nothing is created.
     """
     _require(author, workspace, Action.EDIT_CONTENT)
     if source not in Post.Source.values:
         raise ValidationError(f"“{source}” is not a kind of post.", code="source")
-    link = link.strip()
-    _check_link(link)
+    link = variants_lib.clean_link(link)
     accounts = _accounts_for(workspace, account_ids)
-    cleaned = _clean_variants(variants, {account.pk for account in accounts})
-    _check_content(text=text, link=link, accounts=accounts, variants=cleaned)
-    post = Post.objects.create(workspace=workspace, author=author, text=text, source=source)
+    chosen = {account.pk for account in accounts}
+    cleaned = _clean_variants(variants, chosen)
+    own_links = variants_lib.clean_links(links, chosen)
+    shared_media = variants_lib.library_assets(workspace, media_ids or [])
+    own_media = variants_lib.clean_target_media(workspace.pk, target_media, chosen)
+    tag_names = variants_lib.clean_tags(tags or [])
+    template = variants_lib.template_of(workspace.pk, template_id)
+    domain = variants_lib.domain_of(workspace.pk, domain_key)
+    variants_lib.check_drafts(
+        [
+            (
+                account,
+                variants_lib.Draft(
+                    text=cleaned.get(account.pk) or text,
+                    link=own_links.get(account.pk, link),
+                    assets=tuple(own_media.get(account.pk) or shared_media),
+                ),
+            )
+            for account in accounts
+        ]
+    )
+    post = Post.objects.create(
+        workspace=workspace, author=author, text=text, source=source, template=template, domain=domain
+    )
     PostTarget.objects.bulk_create(
-        PostTarget(workspace=workspace, post=post, social_account=account, text=cleaned.get(account.pk, ""), link=link)
+        PostTarget(
+            workspace=workspace,
+            post=post,
+            social_account=account,
+            text=cleaned.get(account.pk, ""),
+            link=own_links.get(account.pk, link),
+        )
         for account in accounts
     )
+    variants_lib.save_media(post, shared_media)
+    if any(own_media.values()):
+        for target in post.targets.all():
+            if own_media.get(target.social_account_id):
+                variants_lib.save_media(post, own_media[target.social_account_id], target=target)
+    post.tags.set(variants_lib.tags_for(workspace.pk, tag_names))
     record_event(post=post, actor=author, reason="Created.")
     return post
 
@@ -360,14 +380,29 @@ def edit_post(
     actor: User,
     text: str | None = None,
     variants: Mapping[int | str, str] | None = None,
+    link: str | None = None,
+    links: Mapping[int | str, str] | None = None,
+    media_ids: Sequence[int | str] | None = None,
+    target_media: Mapping[int | str, Sequence[int | str]] | None = None,
+    tags: Sequence[str] | None = None,
+    template_id: int | str | None = None,
+    domain_key: str | None = None,
 ) -> Post:
-    """Change the post's text and/or its per-account variants (`None`: leave as is; a variant "": use the text).
+    """Change what the post says and where it comes from; `None` leaves a part as it is.
 
-    Validated like `create_post`. Editing an approved or scheduled post that
-    needs review sends it back to `pending_review`: its targets go back to
-    `pending` and keep their `scheduled_at`, so approving it again in time
-    puts the schedule back. (A manual post in a workspace that skips review
-    stays as it is.) Posts that are publishing or done cannot be edited.
+    - `text`; `variants` (account id → text, "" for the post's text).
+    - `link` (every account's link) and `links` (account id → its own link; "" for `link`, or for the
+      account's current link when `link` is None).
+    - `media_ids` (the post's files, in order; [] removes them); `target_media` (account id → its own
+      files; [] goes back to the post's).
+    - `tags` (the whole set); `template_id` and `domain_key` ("" or 0 clears them).
+
+    Validated like `create_post`. A change to what is sent (text, links, media) of an approved or
+    scheduled post that needs review sends it back to `pending_review`: its targets go back to
+    `pending` and keep their `scheduled_at`, so approving it again in time puts the schedule back.
+    (A manual post in a workspace that skips review stays as it is.) Tags, template and domain are
+    the workspace's own bookkeeping and change no status. Posts that are publishing or done cannot
+    be edited.
     """
     _require(actor, post.workspace_id, Action.EDIT_CONTENT)
     _lock(post)
@@ -376,31 +411,149 @@ def edit_post(
     targets = _live_targets(post)
     if any(target.status not in (TS.PENDING, TS.SCHEDULED) for target in targets):
         raise ValidationError("This post is already going out, so it can no longer be edited.", code="status")
+    by_account = {target.social_account_id: target for target in targets}
     new_text = post.text if text is None else text
-    new_variants = {target.social_account_id: target.text for target in targets}
-    new_variants.update(_clean_variants(variants, set(new_variants)))
-    changed = [target for target in targets if new_variants[target.social_account_id] != target.text]
-    if new_text == post.text and not changed:
-        return post
-    link = targets[0].link if targets else ""
-    _check_content(
-        text=new_text, link=link, accounts=[target.social_account for target in targets], variants=new_variants
-    )
+    new_variants = {account_id: target.text for account_id, target in by_account.items()}
+    new_variants.update(_clean_variants(variants, set(by_account)))
 
-    Post.objects.filter(pk=post.pk).update(text=new_text, updated_at=datetime.now(tz=UTC))
-    post.text = new_text
+    new_links = {account_id: target.link for account_id, target in by_account.items()}
+    if link is not None or links is not None:
+        default = variants_lib.clean_link(link) if link is not None else None
+        own_links = variants_lib.clean_links(links, set(by_account))
+        for account_id in by_account:
+            if account_id in own_links:
+                new_links[account_id] = own_links[account_id]
+            elif default is not None:
+                new_links[account_id] = default
+
+    rows = list(post.media.select_related("asset").order_by("position", "pk"))
+    old_shared = [row.asset for row in rows if row.target_id is None]
+    old_own = {
+        account_id: [row.asset for row in rows if row.target_id == target.pk]
+        for account_id, target in by_account.items()
+    }
+    new_shared = old_shared if media_ids is None else variants_lib.library_assets(post.workspace_id, media_ids)
+    new_own = {**old_own, **variants_lib.clean_target_media(post.workspace_id, target_media, set(by_account))}
+
+    def media_changed(account_id: int) -> bool:
+        return [asset.pk for asset in new_own[account_id]] != [asset.pk for asset in old_own[account_id]]
+
+    shared_changed = [asset.pk for asset in new_shared] != [asset.pk for asset in old_shared]
+    changed = [
+        target
+        for account_id, target in by_account.items()
+        if new_variants[account_id] != target.text or new_links[account_id] != target.link
+    ]
+    content_changed = new_text != post.text or bool(changed) or shared_changed or any(map(media_changed, by_account))
+
+    old_tags = list(post.tags.order_by("name"))
+    tag_names = None if tags is None else variants_lib.clean_tags(tags)
+    tags_changed = tag_names is not None and sorted(name.casefold() for name in tag_names) != sorted(
+        tag.name.casefold() for tag in old_tags
+    )
+    template = post.template if template_id is None else variants_lib.template_of(post.workspace_id, template_id)
+    domain = post.domain if domain_key is None else variants_lib.domain_of(post.workspace_id, domain_key)
+    about_changed = tags_changed or template != post.template or domain != post.domain
+    if not content_changed and not about_changed:
+        return post
+
+    if content_changed:
+        variants_lib.check_drafts(
+            [
+                (
+                    target.social_account,
+                    variants_lib.Draft(
+                        text=new_variants[account_id] or new_text,
+                        link=new_links[account_id],
+                        assets=tuple(new_own[account_id] or new_shared),
+                    ),
+                )
+                for account_id, target in by_account.items()
+            ]
+        )
+    Post.objects.filter(pk=post.pk).update(
+        text=new_text, template=template, domain=domain, updated_at=datetime.now(tz=UTC)
+    )
+    post.text, post.template, post.domain = new_text, template, domain
     for target in changed:
         target.text = new_variants[target.social_account_id]
-        target.save(update_fields=["text", "updated_at"])
+        target.link = new_links[target.social_account_id]
+        target.save(update_fields=["text", "link", "updated_at"])
+    if shared_changed:
+        variants_lib.save_media(post, new_shared)
+    for account_id, target in by_account.items():
+        if media_changed(account_id):
+            variants_lib.save_media(post, new_own[account_id], target=target)
+    if tags_changed and tag_names is not None:
+        post.tags.set(variants_lib.tags_for(post.workspace_id, tag_names))
     record_event(post=post, actor=actor, reason="Edited.")
 
-    if post.status in (PS.APPROVED, PS.SCHEDULED) and _review_required(post):
+    if content_changed and post.status in (PS.APPROVED, PS.SCHEDULED) and _review_required(post):
         for target in targets:
             if target.status == TS.SCHEDULED:
                 # scheduled_at stays: the delivery engine skips pending targets, and approval can resume it.
                 _move(target, TS.PENDING, actor=actor, reason=BACK_TO_REVIEW_REASON, expected=TS.SCHEDULED)
         _move(post, PS.PENDING_REVIEW, actor=actor, reason=BACK_TO_REVIEW_REASON)
     return post
+
+
+@transaction.atomic
+def duplicate_post(*, post: Post, actor: User) -> Post:
+    """Copy `post` into a new draft by `actor`: text, variants, links, media, tags, domain, template, source.
+
+    Not the schedule and not the status: the copy starts as a draft with pending targets, to the
+    post's accounts that are still connected (disconnected ones are left out; none left raises
+    ValidationError). The copy's history starts with "Duplicated from #<id>".
+    """
+    _require(actor, post.workspace_id, Action.EDIT_CONTENT)
+    originals = [
+        target
+        for target in post.targets.select_related("social_account").order_by("pk")
+        if target.social_account.status != SocialAccount.Status.REVOKED
+    ]
+    if not originals:
+        raise ValidationError(
+            "None of this post's accounts is connected any more, so there is nowhere to send a copy. "
+            "Write a new post instead.",
+            code="accounts",
+        )
+    copy = Post.objects.create(
+        workspace_id=post.workspace_id,
+        author=actor,
+        text=post.text,
+        source=post.source,
+        domain_id=post.domain_id,
+        template_id=post.template_id,
+        generation=post.generation,
+    )
+    PostTarget.objects.bulk_create(
+        PostTarget(
+            workspace_id=post.workspace_id,
+            post=copy,
+            social_account_id=target.social_account_id,
+            text=target.text,
+            link=target.link,
+        )
+        for target in originals
+    )
+    new_targets = {target.social_account_id: target for target in copy.targets.all()}
+    old_accounts = {target.pk: target.social_account_id for target in originals}
+    rows = [
+        row for row in post.media.order_by("position", "pk") if row.target_id is None or row.target_id in old_accounts
+    ]
+    PostMedia.objects.bulk_create(
+        PostMedia(
+            workspace_id=post.workspace_id,
+            post=copy,
+            target=new_targets[old_accounts[row.target_id]] if row.target_id else None,
+            asset_id=row.asset_id,
+            position=row.position,
+        )
+        for row in rows
+    )
+    copy.tags.set(post.tags.all())
+    record_event(post=copy, actor=actor, reason=f"Duplicated from #{post.pk}")
+    return copy
 
 
 # --------------------------------------------------------------------------- review

@@ -1,8 +1,10 @@
 """The emergency stop: while it is on, nothing is published, globally or for one workspace.
 
-- `is_publishing_stopped(workspace)` is what the delivery engine (and the sweep)
-  asks before sending each target. It costs exactly one query and caches
-  nothing, so a stop takes effect on the very next target, on every worker.
+- `is_publishing_stopped(workspace)` answers for one workspace (one query, no
+  cache); `active_stops()` reads every stop that is on in one query, which the
+  delivery engine does before each batch and again at least every
+  `PUBLISH_STOP_RECHECK_MS` while it sends one, so a stop holds on every worker
+  within a fraction of a second.
   Targets stay `scheduled` while a stop is on; turning it off needs no special
   work, because the sweep picks the due targets up again on its next tick.
 - `set_emergency_stop(...)` is the one way to turn a stop on or off. The global
@@ -65,8 +67,7 @@ def stop_reason(stop: EmergencyStop) -> str:
 def is_publishing_stopped(workspace: Workspace | int | None) -> str:
     """Return "" when `workspace` may publish, else why not (never empty while stopped).
 
-    Exactly one query and no cache: the delivery engine calls it for every
-    target, and a stop must hold on every worker from the moment it is saved.
+    Exactly one query and no cache: a stop must hold from the moment it is saved.
     """
     stop = active_stop(workspace)
     return stop_reason(stop) if stop is not None else ""

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -146,9 +146,7 @@ def transition_many(
     now = timezone.now()
     fresh = model.objects.filter(pk__in=pks, status=expected)
     if changes_by_pk:
-        fields = sorted({"status", "updated_at", *changes, *next(iter(changes_by_pk.values()))})
-        objects = [model(pk=pk, status=to, updated_at=now, **changes, **changes_by_pk[pk]) for pk in pks]
-        moved = fresh.bulk_update(objects, fields)
+        moved = update_each(model, pks, expected, {"status": to, "updated_at": now, **changes}, changes_by_pk)
     else:
         moved = fresh.update(status=to, updated_at=now, **changes)
     if moved != len(pks):  # the rows are locked: only a database without row locks gets here
@@ -168,6 +166,75 @@ def transition_many(
         for row in rows
     )
     return pks
+
+
+def update_each(
+    model: type,
+    pks: list[int],
+    expected: str,
+    common: Mapping[str, Any],
+    per_row: Mapping[int, Mapping[str, Any]],
+    *,
+    also: Mapping[str, Any] | None = None,
+) -> int:
+    """One UPDATE setting `common` on every row of `pks` still `expected`, and each row's `per_row` values.
+
+    Returns the rows updated. `common` carries a status only when called by
+    `transition_many` (the state machine); other callers set other fields.
+    `also` adds equality conditions (e.g. the claim: `{"claimed_by": worker}`).
+
+    `QuerySet.bulk_update` would write the same with a CASE per field and row,
+    whose building cost about 5 ms of CPU per row in the delivery engine's
+    profile; this costs one parameter per value.
+    """
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    own = sorted(per_row[pks[0]])
+    fields = {name: meta.get_field(name) for name in [*common, *own]}
+    is_postgres = connection.vendor == "postgresql"
+
+    def slot(name: str) -> str:
+        # PostgreSQL types a VALUES list from its literals: say what each column is.
+        return f"CAST(%s AS {fields[name].db_type(connection)})" if is_postgres else "%s"
+
+    def prep(name: str, value: Any) -> Any:
+        return fields[name].get_db_prep_save(value, connection)
+
+    pk_column = meta.pk.column
+    values = ", ".join(
+        "("
+        + ", ".join(
+            [f"CAST(%s AS {meta.pk.db_type(connection)})" if is_postgres else "%s", *(slot(name) for name in own)]
+        )
+        + ")"
+        for _ in pks
+    )
+    # Parameters in the order their placeholders appear: SET, then VALUES, then WHERE.
+    params: list[Any] = [prep(name, value) for name, value in common.items()]
+    for pk in pks:
+        params.append(pk)
+        params.extend(prep(name, per_row[pk][name]) for name in own)
+    columns = ", ".join(quote(c) for c in ["id", *(fields[name].column for name in own)])
+    table = quote(meta.db_table)
+    assignments = [f"{quote(fields[name].column)} = %s" for name in common]
+    assignments += [f"{quote(fields[name].column)} = v.{quote(fields[name].column)}" for name in own]
+    params.append(expected)
+    conditions = ""
+    for name, value in (also or {}).items():
+        field = meta.get_field(name)
+        conditions += f" AND {quote(meta.db_table)}.{quote(field.column)} = %s"
+        params.append(field.get_db_prep_save(value, connection))
+    # Identifiers come from the model's metadata, quoted; every value is a parameter. The CTE sits in
+    # a subquery: SQLite reports no row count for a statement that starts with WITH.
+    sql = (
+        f"UPDATE {table} SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM (WITH v({columns}) AS (VALUES {values}) SELECT * FROM v) AS v "
+        f"WHERE {table}.{quote(pk_column)} = v.{quote('id')} AND {table}.{quote('status')} = %s{conditions}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def record_event(

@@ -14,11 +14,19 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/connections/<int:pk>/disconnect/", views.DisconnectView.as_view(), name="disconnect"),
     # Not under a workspace: the redirect URI registered with each platform must be one fixed address.
     path("connections/callback/<slug:platform>/", views.OAuthCallbackView.as_view(), name="oauth_callback"),
-    # Posts: the list, one post's delivery (retry, cancel, history), a new post.
+    # Posts: the list, one post's delivery (retry, cancel, history), the composer.
     path("w/<slug:workspace_slug>/posts/", views_posts.PostListView.as_view(), name="posts"),
     path("w/<slug:workspace_slug>/posts/new/", views_posts.PostCreateView.as_view(), name="post_create"),
     path("w/<slug:workspace_slug>/posts/<int:pk>/", views_posts.PostDetailView.as_view(), name="post_detail"),
     path("w/<slug:workspace_slug>/posts/<int:pk>/cancel/", views_posts.PostCancelView.as_view(), name="post_cancel"),
+    # The composer: edit, duplicate, and the live check of each platform's limits.
+    path("w/<slug:workspace_slug>/posts/validate/", views_posts.PostValidateView.as_view(), name="post_validate"),
+    path("w/<slug:workspace_slug>/posts/<int:pk>/edit/", views_posts.PostEditView.as_view(), name="post_edit"),
+    path(
+        "w/<slug:workspace_slug>/posts/<int:pk>/duplicate/",
+        views_posts.PostDuplicateView.as_view(),
+        name="post_duplicate",
+    ),
     path("w/<slug:workspace_slug>/targets/<int:pk>/retry/", views_posts.TargetRetryView.as_view(), name="target_retry"),
     # The workspace's emergency stop (the global one is in the admin).
     path("w/<slug:workspace_slug>/emergency-stop/", views_stop.EmergencyStopView.as_view(), name="emergency_stop"),

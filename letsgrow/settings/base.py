@@ -334,6 +334,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=4 *
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "letsgrow.celery_beat:HeartbeatDatabaseScheduler"
+# Celery's Django fixup closes the database connection around every task unless
+# told to reuse it: keep it (bounded; letsgrow/celery.py drops unusable ones).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # beat wakes at least this often, which bounds how stale its heartbeat can be.
 CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 CELERY_TASK_ALWAYS_EAGER = False
@@ -385,8 +388,15 @@ LLM_FALLBACK_API_KEY = env_secret("LLM_FALLBACK_API_KEY", default="") or ""
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
 # How many LLM calls one content plan makes at once.
 LLM_MAX_CONCURRENCY = env.int("LLM_MAX_CONCURRENCY", default=16)
-# Media imported from a URL: the largest download and the longest wait.
+# A workspace's own AI endpoint must be a public address (no calls into our network), unless allowed.
+LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=False)
+# Media imported from a URL: the longest wait and the largest download (the plan's file limit also applies).
 MEDIA_IMPORT_MAX_SECONDS = env.float("MEDIA_IMPORT_MAX_SECONDS", default=20.0)
+MEDIA_IMPORT_MAX_BYTES = env.int("MEDIA_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# Only tests turn this on (their media server is on 127.0.0.1): imports never reach loopback otherwise.
+MEDIA_IMPORT_ALLOW_LOOPBACK = False
+# Reading one uploaded document gives up after this long.
+DOCUMENT_EXTRACT_MAX_SECONDS = env.float("DOCUMENT_EXTRACT_MAX_SECONDS", default=60.0)
 
 # ---------------------------------------------------------------------------
 # Publishing engine (publishing/delivery.py, sweep.py, scheduling.py)
@@ -404,8 +414,17 @@ PUBLISH_RECONCILE_MAX_CHECKS = env.int("PUBLISH_RECONCILE_MAX_CHECKS", default=6
 PUBLISH_RECONCILE_SETTLE_SECONDS = env.int("PUBLISH_RECONCILE_SETTLE_SECONDS", default=30)
 PUBLISH_SWEEP_BATCH = env.int("PUBLISH_SWEEP_BATCH", default=500)
 PUBLISH_SWEEP_REDISPATCH_SECONDS = env.int("PUBLISH_SWEEP_REDISPATCH_SECONDS", default=60)
+# The dispatcher (publishing/dispatch.py): targets one drain claims at a time, drains one
+# trigger fans out, how long a drain runs before handing over, and how far ahead the
+# sweep sends per-second ETA triggers (later schedules wait in the database, not the broker).
+PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=20)
+PUBLISH_MAX_DRAINS = env.int("PUBLISH_MAX_DRAINS", default=32)
+PUBLISH_DRAIN_SECONDS = env.int("PUBLISH_DRAIN_SECONDS", default=60)
+PUBLISH_DISPATCH_HORIZON_SECONDS = env.int("PUBLISH_DISPATCH_HORIZON_SECONDS", default=300)
+# While sending a batch, the emergency stops are re-read at least this often.
+PUBLISH_STOP_RECHECK_MS = env.int("PUBLISH_STOP_RECHECK_MS", default=250)
 # Task modules outside `tasks.py`, which autodiscovery does not find.
-CELERY_IMPORTS = ["publishing.scheduling_tasks"]
+CELERY_IMPORTS = ["publishing.scheduling_tasks", "letsgrow.planner.tasks"]
 
 # ---------------------------------------------------------------------------
 # Django REST framework  https://www.django-rest-framework.org/api-guide/settings/

@@ -24,3 +24,5 @@ for _folder in (VAR_DIR / "mail", MEDIA_ROOT, *(() if REDIS_URL else (BROKER_DIR
     _folder.mkdir(parents=True, exist_ok=True)
 # Links in mails point at the local server.
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
+# Development: a workspace may point its own AI endpoint at a local Ollama or the stub (make run's `llm`).
+LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=True)

@@ -268,6 +268,9 @@ class Provider:
     max_media: ClassVar[int] = 0
     # Whether `prepare` returns a handle that makes `publish` safe to repeat and `lookup` exact.
     has_idempotency_handle: ClassVar[bool] = False
+    # Whether `prepare` only computes its handle locally (no network call), so the engine may
+    # prepare and save the handles of a whole batch of targets in one go.
+    prepares_locally: ClassVar[bool] = False
     can_revoke: ClassVar[bool] = False
     # Tokens that expire and can be refreshed (Mastodon's never expire; Page tokens are long-lived).
     supports_refresh: ClassVar[bool] = True

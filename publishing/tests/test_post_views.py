@@ -145,8 +145,9 @@ def test_the_list_costs_the_same_queries_for_many_posts(
         response = client.get(_url("posts", workspace))
 
     assert len(response.context["rows"]) == 25
-    # session, user, membership, count, page, targets with accounts, the switcher's memberships, the stop banner
-    assert len(many.captured_queries) == len(few.captured_queries) == 8
+    # session, user, membership, count, page, targets with accounts, the posts' tags, the workspace's tags (the
+    # tag filter), the switcher's memberships, the stop banner
+    assert len(many.captured_queries) == len(few.captured_queries) == 10
 
 
 def test_the_list_links_to_the_new_post_form_only_for_writers(client, workspace):

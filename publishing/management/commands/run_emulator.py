@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
-from werkzeug.serving import make_server
+from waitress import create_server
 
 from publishing.emulator.app import create_app
 
@@ -35,7 +35,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"Restored the emulator's state from {state_path}.")
             except Exception as exc:  # a file from an older emulator: start afresh, say so
                 self.stderr.write(f"Could not restore {state_path} ({type(exc).__name__}); starting empty.")
-        server = make_server(host, port, app, threaded=True)
+        # waitress, not werkzeug's development server: it keeps HTTP/1.1 connections alive, as the
+        # real platforms do (werkzeug closes every connection, so each call would pay a new TCP
+        # connection on both sides and the benchmarks would measure the emulator, not the engine).
+        server = create_server(
+            app, host=host, port=port, threads=16, connection_limit=2000, channel_timeout=120, ident="emulator"
+        )
         stop = threading.Event()
 
         def save() -> None:
@@ -51,17 +56,21 @@ class Command(BaseCommand):
 
         if state_path:
             threading.Thread(target=save_periodically, name="emulator-state", daemon=True).start()
+
         # honcho stops its processes with SIGTERM: shut down cleanly (and save) on it too.
-        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+        def interrupt(*_):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
         self.stdout.write(
             f"Platform emulator on http://{host}:{port} ({', '.join(sorted(app.platforms))}); "
             f"control API at /_emulator/. Ctrl-C stops it."
         )
         try:
-            server.serve_forever()
+            server.run()
         except KeyboardInterrupt:
             pass
         finally:
             stop.set()
             save()
-            server.server_close()
+            server.close()

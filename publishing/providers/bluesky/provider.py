@@ -121,6 +121,7 @@ def _jwt_expiry(token: str) -> datetime | None:
 class BlueskyProvider(HttpProvider):
     """Bluesky: one account per app-password session, posts as `app.bsky.feed.post` records."""
 
+    prepares_locally = True  # the record key is a fresh TID, made here
     slug: ClassVar[str] = "bluesky"
     display_name: ClassVar[str] = "Bluesky"
     auth_kind: ClassVar[str] = "app_password"

@@ -234,6 +234,7 @@ _OAUTH_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_clie
 class MastodonProvider(HttpProvider):
     """Mastodon statuses on one instance (the provider's `api_base`)."""
 
+    prepares_locally = True  # the Idempotency-Key is made here
     slug = "mastodon"
     display_name = "Mastodon"
     auth_kind = "oauth2"

@@ -1,0 +1,1 @@
+"""Thin Celery entry points of the content planner."""

@@ -1,0 +1,6 @@
+"""Pages of the content planner, under /w/<workspace_slug>/plan/."""
+
+from __future__ import annotations
+
+app_name = "planner"
+urlpatterns: list = []
