@@ -200,3 +200,31 @@ class ApiKey(WorkspaceScopedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Notification(models.Model):
+    """An in-app notice to one person (approved, rejected, changes requested, publish failed …)."""
+
+    class Kind(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        PUBLISH_FAILED = "publish_failed", "Publishing failed"
+        PENDING_AT_TIME = "pending_at_time", "Still waiting for review at its time"
+        OTHER = "other", "Other"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.OTHER)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True, help_text="Site-relative link to what it is about.")
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="accounts_notif_user_unread")]
+
+    def __str__(self) -> str:
+        return self.title

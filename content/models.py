@@ -74,16 +74,33 @@ class Post(WorkspaceScopedModel):
     # 1-100 with the reasons (content.scoring); None when not scored.
     performance_score = models.PositiveSmallIntegerField(null=True, blank=True)
     score_reasons = models.JSONField(default=list, blank=True)
+    # When it last went to review: the approval queue is oldest first and shows how long it waited.
+    submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["workspace", "status"], name="content_post_ws_status")]
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="content_post_ws_status"),
+            # The approval queue: pending posts, oldest first (and per workspace).
+            models.Index(fields=["status", "submitted_at", "id"], name="content_post_review_queue"),
+            models.Index(fields=["status", "source", "submitted_at"], name="content_post_review_source"),
+        ]
+        permissions = [("approve_post", "Can approve, reject and request changes to posts in review")]
 
     def __str__(self) -> str:
         first_line = (self.text or "").strip().splitlines()[0] if (self.text or "").strip() else "(empty post)"
         return first_line[:60]
+
+
+class PendingReviewPost(Post):
+    """The staff approval queue in Django Admin: posts waiting for review (a proxy: same rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "post awaiting review"
+        verbose_name_plural = "posts awaiting review"
 
 
 def _media_path(instance: MediaAsset, filename: str) -> str:

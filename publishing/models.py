@@ -35,6 +35,8 @@ class AutomationSettings(WorkspaceScopedModel):
     # {domain key: percent}; the percents add up to 100.
     content_mix = models.JSONField(default=dict, blank=True)
     review_before_posting = models.BooleanField(default=True)
+    # Staff only (admin): AI-generated posts of this workspace may skip review, when its plan allows it too.
+    ai_autopost_allowed = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -188,6 +190,8 @@ class PostEvent(WorkspaceScopedModel):
     from_status = models.CharField(max_length=24, blank=True)
     to_status = models.CharField(max_length=24, blank=True)
     reason = models.TextField(blank=True)
+    # What an edit or a reschedule changed: {"field": {"before": …, "after": …}}.
+    changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

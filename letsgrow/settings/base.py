@@ -67,6 +67,7 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "django_celery_beat",
     "encrypted_model_fields",
+    "waffle",
 ]
 LOCAL_APPS = [
     # `letsgrow` wires everything and owns no models: it carries the
@@ -90,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.StaffTwoFactorMiddleware",
+    "waffle.middleware.WaffleMiddleware",
 ]
 
 TEMPLATES = [
@@ -454,3 +456,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# ---------------------------------------------------------------------------
+# Feature toggles for risky automation  https://waffle.readthedocs.io/
+# ---------------------------------------------------------------------------
+# Switches are off unless staff turn them on in admin; an unknown switch is off.
+WAFFLE_SWITCH_DEFAULT = False
+WAFFLE_FLAG_DEFAULT = False
+WAFFLE_CREATE_MISSING_SWITCHES = False
