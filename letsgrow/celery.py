@@ -58,3 +58,12 @@ def _drop_unusable_connections(**kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.worker_ready.connect
+@signals.worker_process_init.connect
+def _warm_up_publishing(**kwargs):
+    """Pay the send path's first-use costs at start (threads pool: the worker; prefork: each child)."""
+    from publishing.delivery import warm_up
+
+    warm_up()

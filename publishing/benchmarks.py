@@ -415,7 +415,8 @@ class Stack:
                 "--without-mingle",
                 "--without-heartbeat",
                 "--loglevel",
-                "WARNING",
+                # INFO shows each drain's outcomes and timing (for a look at --keep-logs); it costs some CPU.
+                os.environ.get("LETSGROW_BENCH_WORKER_LOGLEVEL", "WARNING"),
                 "--hostname",
                 self.worker_name(index),
             ]

@@ -183,6 +183,26 @@ def worker_id(hostname: str | None = None, task_id: str | None = None) -> str:
     return f"{hostname or socket.gethostname()}/{task_id or uuid.uuid4().hex}"[:120]
 
 
+def warm_up() -> None:
+    """Do the first-use work of the send path now, at worker start, not when the first targets are due.
+
+    Each provider class is imported and validates a sample text once: X's
+    weighted counting compiles large regular expressions on first use (about
+    0.4 s of CPU), which would otherwise land on the first posts of a burst,
+    in every worker process. No network call, no database write.
+    """
+    from publishing.platforms import provider_for
+    from publishing.providers import REGISTRY
+
+    sample = Variant(text="Warming up #letsgrow https://example.com @letsgrow 🌱")
+    for slug in REGISTRY:
+        try:
+            server = {"mastodon": "mastodon.example", "bluesky": "https://bsky.social"}.get(slug, "")
+            provider_for(slug, server=server).validate(sample)
+        except Exception:  # a misconfigured platform must not stop a worker from starting
+            logger.exception("Warm-up of the %s provider failed.", slug)
+
+
 # --------------------------------------------------------------------------- due, claimed, released
 
 
@@ -281,6 +301,13 @@ def _finish(target: PostTarget, to: str, *, worker: str, reason: str, then: str 
 def _fail(target: PostTarget, *, worker: str, kind: str, message: str, **changes: Any) -> str:
     changes.setdefault("next_attempt_at", None)
     done = _finish(target, TS.FAILED, worker=worker, reason=message, error_kind=kind, last_error=message, **changes)
+    if done:
+        from publishing.notify import notify_publish_failed
+
+        # An account that needs reconnecting has emailed its owner already (send_reconnect_needed_email), and
+        # a disconnected one was disconnected by them: its failures reach owners in-app only, not by email again.
+        email_owners = kind not in (ErrorKind.AUTH_EXPIRED, KIND_ACCOUNT)
+        transaction.on_commit(lambda: notify_publish_failed(target=target, email_owners=email_owners), robust=True)
     return Outcome.FAILED if done else Outcome.LOST_LEASE
 
 

@@ -89,7 +89,13 @@ def request_dispatch(*, at: datetime | None = None, now: datetime | None = None)
 
 
 def dispatch_due(*, now: datetime | None = None) -> list[int]:
-    """Fan out enough drain tasks for what is due now; return the due targets' ids (as many as sized the fan-out)."""
+    """Fan out drain tasks for what is due now; return the due targets' ids (as many as sized the fan-out).
+
+    A small burst is spread over as many drains as there are targets (one
+    target each: a platform answering slowly then delays no one but its own
+    post); a large one over `PUBLISH_MAX_DRAINS` drains claiming up to
+    `PUBLISH_BATCH_SIZE` at a time (fewer, larger transactions per target).
+    """
     from publishing.tasks import drain_due_task
 
     now = now or timezone.now()
@@ -101,15 +107,21 @@ def dispatch_due(*, now: datetime | None = None) -> list[int]:
         .order_by("scheduled_at", "pk")
         .values_list("pk", flat=True)[: size * most]
     )
-    drains = min(math.ceil(len(due) / size), most)
+    if not due:
+        return []
+    batch = min(size, math.ceil(len(due) / most))
+    drains = min(math.ceil(len(due) / batch), most)
+
+    def send(batch: int = batch) -> None:
+        drain_due_task.apply_async(kwargs={"batch": batch})
+
     for _ in range(drains):
-        transaction.on_commit(drain_due_task.apply_async, robust=True)
-    if drains:
-        logger.info("Dispatch: %s due, %s drains.", len(due), drains)
+        transaction.on_commit(send, robust=True)
+    logger.info("Dispatch: %s due, %s drains of up to %s.", len(due), drains, batch)
     return due
 
 
-def drain(*, worker: str, seconds: float | None = None) -> Counter[str]:
+def drain(*, worker: str, seconds: float | None = None, batch: int | None = None) -> Counter[str]:
     """Claim and send due targets in batches until none is left (or `seconds` are up); count the outcomes.
 
     When time is up with targets still due, another drain task carries on, so a
@@ -117,7 +129,7 @@ def drain(*, worker: str, seconds: float | None = None) -> Counter[str]:
     """
     deadline = time.monotonic() + (drain_seconds() if seconds is None else seconds)
     outcomes: Counter[str] = Counter()
-    size = batch_size()
+    size = min(batch or batch_size(), batch_size())
     context = SendContext(worker=worker)  # its providers (and their connections) serve every batch
     while True:
         if context.is_stopped_globally():
@@ -131,7 +143,10 @@ def drain(*, worker: str, seconds: float | None = None) -> Counter[str]:
         if time.monotonic() >= deadline:
             from publishing.tasks import drain_due_task
 
-            transaction.on_commit(drain_due_task.apply_async, robust=True)
+            def hand_over(size: int = size) -> None:
+                drain_due_task.apply_async(kwargs={"batch": size})
+
+            transaction.on_commit(hand_over, robust=True)
             break
     return outcomes
 

@@ -177,7 +177,17 @@ class PostTarget(WorkspaceScopedModel):
 
 
 class PostEvent(WorkspaceScopedModel):
-    """An immutable record of one status change or action: who, when, from, to, why."""
+    """An immutable record of one status change or action: who, when, from, to, why.
+
+    Immutable in the model too: `save()` of an existing event and `delete()`
+    raise `PostEvent.Immutable`. Queryset `update()` and `delete()` stay
+    possible on purpose: deleting a post or a workspace cascades to its events
+    (the collector deletes by queryset), and a data migration may need them.
+    Nothing in the application calls them on events.
+    """
+
+    class Immutable(Exception):
+        """An audit event was about to be changed or deleted."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="post_events")
     post = models.ForeignKey("content.Post", on_delete=models.CASCADE, related_name="events")
@@ -200,6 +210,16 @@ class PostEvent(WorkspaceScopedModel):
     def __str__(self) -> str:
         subject = f"target {self.target_id}" if self.target_id else f"post {self.post_id}"
         return f"{subject}: {self.from_status} → {self.to_status}"
+
+    def save(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        if not self._state.adding:
+            raise PostEvent.Immutable(
+                f"Post event {self.pk} is part of the audit log and cannot be changed; record a new event instead."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:  # type: ignore[override]
+        raise PostEvent.Immutable(f"Post event {self.pk} is part of the audit log and cannot be deleted.")
 
 
 class QueueSlot(WorkspaceScopedModel):

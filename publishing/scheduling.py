@@ -7,7 +7,9 @@ change through `publishing.transitions`, delivery enqueued only on commit.
   UTC (`to_utc`); `PostTarget.schedule_timezone` keeps the zone for display.
 - Review is required by default. A workspace owner may turn it off
   (`AutomationSettings.review_before_posting = False`); then *manual* posts
-  are approved automatically when scheduled, AI and template posts never are.
+  are approved automatically when scheduled. AI posts skip review only where
+  staff allowed it for the workspace, its plan has advanced AI and the
+  `ai_autopost` feature switch is on (`_review_required`); template posts never do.
 - Editing an approved or scheduled post sends it back to review. Its targets
   go back to `pending` but keep `scheduled_at`: the delivery engine never
   publishes a pending target, approving again before that time puts the
@@ -60,6 +62,7 @@ TS = PostTarget.Status
 QUEUE_HORIZON_DAYS = 366
 AUTO_APPROVAL_LABEL = "auto-approval"
 AUTO_APPROVED_REASON = "Approved automatically: this workspace posts manual posts without review."
+AUTO_APPROVED_AI_REASON = "Approved automatically: staff allowed this workspace's AI posts to go out without review."
 BACK_TO_REVIEW_REASON = "Edited after approval: it needs review again."
 CONFLICT_MESSAGE = "Someone else changed this post just now. Reload the page and try again."
 # Statuses in which a post's content may still change.
@@ -165,10 +168,21 @@ def _require(actor: User | None, workspace: Workspace | int, action: Action) -> 
     require(_role(actor, workspace), action)
 
 
+APPROVE_PERMISSION = "content.approve_post"
+
+
 def _require_reviewer(actor: User | None, workspace: Workspace | int) -> None:
-    # LetsGrow staff work the review queue in Django admin (ARCHITECTURE.md, "One post's journey");
-    # the admin itself decides which staff may use the approve action.
-    if actor is not None and getattr(actor, "is_staff", False) and actor.is_active:
+    """Allow staff holding `content.approve_post` (any workspace), and the workspace's approvers, admins and owners.
+
+    LetsGrow staff work the review queue in Django admin; being staff alone is not
+    enough, or anyone who may open admin could approve customers' posts.
+    """
+    if (
+        actor is not None
+        and getattr(actor, "is_staff", False)
+        and actor.is_active
+        and actor.has_perm(APPROVE_PERMISSION)
+    ):
         return
     _require(actor, workspace, Action.APPROVE)
 
@@ -197,13 +211,35 @@ def _live_targets(post: Post) -> list[PostTarget]:
 
 
 def _review_required(post: Post) -> bool:
-    """Whether `post` must be approved by a person: always, unless the workspace posts manual posts unreviewed."""
-    review = (
+    """Whether `post` must be approved by a person before it is scheduled (the review policy).
+
+    - Manual posts: yes, unless the workspace's owner turned review off
+      (`AutomationSettings.review_before_posting = False`).
+    - AI posts: yes, unless all three allow skipping it: staff
+      (`AutomationSettings.ai_autopost_allowed`), the workspace's plan
+      (`advanced_ai`) and the `letsgrow.features.AI_AUTOPOST` switch.
+    - Template posts, and anything else: always.
+    """
+    from billing.limits import plan_for
+    from letsgrow import features
+
+    automation = (
         AutomationSettings.objects.filter(workspace_id=post.workspace_id)
-        .values_list("review_before_posting", flat=True)
+        .values("review_before_posting", "ai_autopost_allowed")
         .first()
     )
-    return post.source != Post.Source.MANUAL or review is not False
+    if post.source == Post.Source.MANUAL:
+        return automation is None or automation["review_before_posting"] is not False
+    if post.source == Post.Source.AI:
+        # Cheapest first: most workspaces stop at the staff flag, before the plan and the switch are read.
+        allowed = (
+            automation is not None
+            and automation["ai_autopost_allowed"]
+            and plan_for(post.workspace).advanced_ai
+            and features.is_enabled(features.AI_AUTOPOST)
+        )
+        return not allowed
+    return True
 
 
 def _check_usable(targets: Iterable[PostTarget]) -> None:
@@ -229,7 +265,8 @@ def _ensure_approved(post: Post, actor: User | None) -> None:
     if post.status == PS.APPROVED:
         return
     if post.status in (PS.DRAFT, PS.PENDING_REVIEW) and not _review_required(post):
-        _move(post, PS.APPROVED, actor=actor, actor_label=AUTO_APPROVAL_LABEL, reason=AUTO_APPROVED_REASON)
+        reason = AUTO_APPROVED_AI_REASON if post.source == Post.Source.AI else AUTO_APPROVED_REASON
+        _move(post, PS.APPROVED, actor=actor, actor_label=AUTO_APPROVAL_LABEL, reason=reason)
         return
     if post.status in (PS.DRAFT, PS.PENDING_REVIEW):
         raise ValidationError("This post needs to be approved before it can be scheduled.", code="not_approved")
@@ -493,7 +530,7 @@ def edit_post(
             if target.status == TS.SCHEDULED:
                 # scheduled_at stays: the delivery engine skips pending targets, and approval can resume it.
                 _move(target, TS.PENDING, actor=actor, reason=BACK_TO_REVIEW_REASON, expected=TS.SCHEDULED)
-        _move(post, PS.PENDING_REVIEW, actor=actor, reason=BACK_TO_REVIEW_REASON)
+        _move(post, PS.PENDING_REVIEW, actor=actor, reason=BACK_TO_REVIEW_REASON, submitted_at=datetime.now(tz=UTC))
     return post
 
 
@@ -559,9 +596,28 @@ def duplicate_post(*, post: Post, actor: User) -> Post:
 # --------------------------------------------------------------------------- review
 
 
+def _notify_outcome(post: Post, kind: str, actor: User | None, message: str) -> None:
+    """Tell the author (and owners) what the review decided, once the decision is committed.
+
+    `robust`: a notification that cannot be sent is logged and never undoes the decision.
+    """
+    from publishing import notify
+
+    transaction.on_commit(
+        lambda: notify.notify_review_outcome(post=post, kind=kind, actor=actor, message=message), robust=True
+    )
+
+
+def _require_pending(post: Post, verb: str) -> None:
+    if post.status != PS.PENDING_REVIEW:
+        raise ValidationError(
+            f"Only a post waiting for review can be {verb}; this one is {_status_name(post)}.", code="status"
+        )
+
+
 @transaction.atomic
 def submit_for_review(*, post: Post, actor: User) -> Post:
-    """Send a draft (or a rejected post, once fixed) to review: `pending_review`."""
+    """Send a draft (or a rejected post, once fixed) to review: `pending_review`, stamped `submitted_at`."""
     _require(actor, post.workspace_id, Action.SUBMIT_FOR_REVIEW)
     _lock(post)
     if post.status not in (PS.DRAFT, PS.REJECTED):
@@ -569,7 +625,7 @@ def submit_for_review(*, post: Post, actor: User) -> Post:
             f"Only a draft or a rejected post can be submitted for review; this one is {_status_name(post)}.",
             code="status",
         )
-    _move(post, PS.PENDING_REVIEW, actor=actor, reason="Submitted for review.")
+    _move(post, PS.PENDING_REVIEW, actor=actor, reason="Submitted for review.", submitted_at=datetime.now(tz=UTC))
     return post
 
 
@@ -579,15 +635,15 @@ def approve_post(*, post: Post, actor: User, reason: str = "") -> Post:
 
     If it was scheduled before it was edited and every target's kept time is
     still ahead, it is scheduled again at those times (and delivery enqueued);
-    otherwise it stays `approved`, ready to be scheduled.
+    otherwise it stays `approved`, ready to be scheduled. The author is told.
     """
+    from accounts.models import Notification
+
     _require_reviewer(actor, post.workspace_id)
     _lock(post)
-    if post.status != PS.PENDING_REVIEW:
-        raise ValidationError(
-            f"Only a post waiting for review can be approved; this one is {_status_name(post)}.", code="status"
-        )
-    _move(post, PS.APPROVED, actor=actor, reason=reason.strip() or "Approved.")
+    _require_pending(post, "approved")
+    reason = (reason or "").strip()
+    _move(post, PS.APPROVED, actor=actor, reason=reason or "Approved.")
     targets = _live_targets(post)
     now = datetime.now(tz=UTC)
     kept = {target.pk: target.scheduled_at for target in targets if target.status == TS.PENDING}
@@ -598,22 +654,105 @@ def approve_post(*, post: Post, actor: User, reason: str = "") -> Post:
             if target.scheduled_at is not None
         }
         _schedule_targets(post, targets, plan, actor)
+    _notify_outcome(post, Notification.Kind.APPROVED, actor, reason)
+    return post
+
+
+@transaction.atomic
+def approve_and_schedule(
+    *,
+    post: Post,
+    actor: User,
+    when_local: datetime | None = None,
+    tz: str = "",
+    now: datetime | None = None,
+    reason: str = "",
+) -> Post:
+    """Approve a post waiting for review and schedule it in one step (the reviewer's "approve and schedule").
+
+    With `when_local` (naive, in the IANA zone `tz`, default the workspace's)
+    every pending target goes out then; without it each target gets its
+    account's next free queue slot (`next_free_slot`, as `add_to_queue`). A time
+    that has passed or does not exist, an account to reconnect or a full queue
+    raises ValidationError and nothing changes (not even the approval). Only
+    reviewers (see `_require_reviewer`): staff need not be workspace members to
+    schedule what they approve. `now` is for tests.
+    """
+    from accounts.models import Notification
+
+    _require_reviewer(actor, post.workspace_id)
+    now = now or datetime.now(tz=UTC)
+    when: datetime | None = None
+    if when_local is not None:
+        tz = tz or post.workspace.timezone
+        zone = _zone(tz)
+        when = to_utc(when_local, tz)
+        if when <= now:
+            raise ValidationError(
+                f"That time has already passed ({describe(when_local)} in {tz}; "
+                f"it is now {describe(now.astimezone(zone))}). Choose a later time.",
+                code="past",
+            )
+    _lock(post)
+    _require_pending(post, "approved")
+    targets = [target for target in _live_targets(post) if target.status == TS.PENDING]
+    if not targets:
+        raise ValidationError("This post has no accounts left to post to.", code="targets")
+    _check_usable(targets)
+    reason = (reason or "").strip()
+    _move(post, PS.APPROVED, actor=actor, reason=reason or "Approved.")
+    if when is not None:
+        plan = {target.pk: (when, tz) for target in targets}
+    else:
+        account_ids = sorted({target.social_account_id for target in targets})
+        # Locked while slots are chosen, as in add_to_queue: two posts approved at once never share a slot.
+        list(SocialAccount.objects.select_for_update().filter(pk__in=account_ids).values_list("pk", flat=True))
+        workspace_tz = post.workspace.timezone
+        plan = {
+            target.pk: (
+                next_free_slot(account=target.social_account, now=now, exclude_target_id=target.pk),
+                workspace_tz,
+            )
+            for target in targets
+        }
+    _schedule_targets(post, targets, plan, actor)
+    _notify_outcome(post, Notification.Kind.APPROVED, actor, reason)
     return post
 
 
 @transaction.atomic
 def reject_post(*, post: Post, actor: User, reason: str) -> Post:
-    """Reject a post waiting for review, saying why (required: the author needs it to fix the post)."""
+    """Reject a post waiting for review, saying why (required: the author sees it and needs it to fix the post)."""
+    from accounts.models import Notification
+
     _require_reviewer(actor, post.workspace_id)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Say why the post is rejected, so the author can fix it.", code="reason")
     _lock(post)
-    if post.status != PS.PENDING_REVIEW:
-        raise ValidationError(
-            f"Only a post waiting for review can be rejected; this one is {_status_name(post)}.", code="status"
-        )
+    _require_pending(post, "rejected")
     _move(post, PS.REJECTED, actor=actor, reason=reason)
+    _notify_outcome(post, Notification.Kind.REJECTED, actor, reason)
+    return post
+
+
+@transaction.atomic
+def request_changes(*, post: Post, actor: User, comment: str) -> Post:
+    """Send a post waiting for review back to its author as a draft, with a comment saying what to change.
+
+    The comment (required) is the event's reason, so the post's history shows it.
+    Targets keep any proposed time; the author edits and submits it again.
+    """
+    from accounts.models import Notification
+
+    _require_reviewer(actor, post.workspace_id)
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError("Say what should change, so the author knows what to do.", code="comment")
+    _lock(post)
+    _require_pending(post, "sent back for changes")
+    _move(post, PS.DRAFT, actor=actor, reason=comment)
+    _notify_outcome(post, Notification.Kind.CHANGES_REQUESTED, actor, comment)
     return post
 
 

@@ -8,7 +8,9 @@
   Targets stay `scheduled` while a stop is on; turning it off needs no special
   work, because the sweep picks the due targets up again on its next tick.
 - `set_emergency_stop(...)` is the one way to turn a stop on or off. The global
-  stop is for staff (Django admin); a workspace's stop is for its owner.
+  stop is for staff (Django admin); a workspace's stop is for its owner, and
+  for staff with the `publishing.change_emergencystop` permission (Django
+  admin, e.g. a workspace whose posts cause trouble while its owner is away).
 
 Audit: a stop concerns no single post, so it cannot be a `PostEvent` (which
 needs a post). Every change is written as a Django admin `LogEntry` on the
@@ -88,6 +90,11 @@ def active_stops() -> tuple[str, dict[int, str]]:
     return global_reason, by_workspace
 
 
+def may_manage_any_stop(user: User) -> bool:
+    """Whether `user` is staff with `publishing.change_emergencystop`: they may switch any workspace's stop."""
+    return bool(user.is_active and user.is_staff and user.has_perm("publishing.change_emergencystop"))
+
+
 def _check_may_change(*, workspace: Workspace | None, actor: User) -> None:
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise PermissionDenied("Log in to change the emergency stop.")
@@ -95,9 +102,14 @@ def _check_may_change(*, workspace: Workspace | None, actor: User) -> None:
         if not actor.is_staff:
             raise PermissionDenied("Only staff can turn the global emergency stop on or off.")
         return
+    if may_manage_any_stop(actor):
+        return
     is_owner = Membership.objects.filter(workspace=workspace, user=actor, role=Membership.Role.OWNER).exists()
     if not is_owner:
-        raise PermissionDenied("Only the workspace owner can turn its emergency stop on or off.")
+        raise PermissionDenied(
+            "Only the workspace owner (or staff allowed to manage emergency stops) "
+            "can turn its emergency stop on or off."
+        )
 
 
 def _locked_row(workspace: Workspace | None) -> EmergencyStop:
@@ -121,7 +133,8 @@ def set_emergency_stop(*, workspace: Workspace | None, active: bool, actor: User
     """Turn the emergency stop of `workspace` (None: the global one) on or off, and audit it.
 
     The global stop requires a staff user; a workspace's stop requires its
-    owner (PermissionDenied otherwise; nothing is written). Every call is
+    owner or staff with `publishing.change_emergencystop` (PermissionDenied
+    otherwise; nothing is written). Every call is
     audited, also one that leaves the state as it was (someone pressed the
     button: the record says so). Returns the stop row.
     """

@@ -34,9 +34,9 @@ def dispatch_due_task() -> int:
 
 
 @shared_task(name="publishing.drain_due", bind=True)
-def drain_due_task(self: Any) -> dict[str, int]:
-    """Claim and send due targets in batches until none is left."""
-    outcomes = drain(worker=worker_id(self.request.hostname, self.request.id))
+def drain_due_task(self: Any, batch: int | None = None) -> dict[str, int]:
+    """Claim and send due targets, `batch` at a time, until none is left."""
+    outcomes = drain(worker=worker_id(self.request.hostname, self.request.id), batch=batch)
     if outcomes:
         logger.info("Drain: %s", dict(outcomes))
     return dict(outcomes)

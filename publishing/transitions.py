@@ -8,7 +8,7 @@ the same target, and every move is on the record (STYLE §4).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -121,6 +121,7 @@ def transition_many(
     limit: int | None = None,
     skip_locked: bool = True,
     changes_by_pk: Mapping[int, Mapping[str, Any]] | None = None,
+    locked_rows: Sequence[tuple[int, ...]] | None = None,
     **changes: Any,
 ) -> list[int]:
     """Move the rows of `queryset` that are `expected` to `to` (at most `limit`, in its order); return their ids.
@@ -131,6 +132,8 @@ def transition_many(
     exactly the rows we saw, and one event per row is written with one INSERT.
     `changes` apply to every row; `changes_by_pk` adds per-row values (the same
     fields for every row). `reasons` gives per-row event reasons (default `reason`).
+    `locked_rows`: the caller already holds these rows' locks and saw them `expected`
+    ((pk, workspace id) for posts, (pk, workspace id, post id) for targets): no SELECT.
     """
     model = queryset.model
     sample = model()
@@ -138,8 +141,11 @@ def transition_many(
         raise InvalidTransition(f"{model.__name__}: {expected} → {to} is not allowed.")
     is_target = model is PostTarget
     columns = ("pk", "workspace_id", "post_id") if is_target else ("pk", "workspace_id")
-    locked = queryset.filter(status=expected).select_for_update(skip_locked=skip_locked, of=("self",))
-    rows = list(locked.values_list(*columns)[:limit] if limit is not None else locked.values_list(*columns))
+    if locked_rows is not None:
+        rows = list(locked_rows)
+    else:
+        locked = queryset.filter(status=expected).select_for_update(skip_locked=skip_locked, of=("self",))
+        rows = list(locked.values_list(*columns)[:limit] if limit is not None else locked.values_list(*columns))
     if not rows:
         return []
     pks = [row[0] for row in rows]
@@ -290,21 +296,24 @@ def refresh_rollups(post_ids: Iterable[int], *, actor_label: str = "roll-up") ->
     ids = sorted(set(post_ids))
     if not ids:
         return
-    current = dict(Post.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "status"))
+    locked = Post.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    current = {
+        pk: (status, workspace_id) for pk, status, workspace_id in locked.values_list("pk", "status", "workspace_id")
+    }
     statuses: dict[int, list[str]] = defaultdict(list)
     for post_id, status in PostTarget.objects.filter(post_id__in=ids).values_list("post_id", "status"):
         statuses[post_id].append(status)
-    moves: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for pk, status in current.items():
+    moves: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for pk, (status, workspace_id) in current.items():
         wanted = rollup_status(statuses[pk])
         if wanted is not None and wanted != status and wanted in POST_ALLOWED.get(status, frozenset()):
-            moves[(status, wanted)].append(pk)
-    for (status, wanted), pks in moves.items():
+            moves[(status, wanted)].append((pk, workspace_id))
+    for (status, wanted), rows in moves.items():
         transition_many(
-            Post.objects.filter(pk__in=pks).order_by("pk"),
+            Post.objects.none(),
             wanted,
             expected=status,
             actor_label=actor_label,
             reason="targets changed",
-            skip_locked=False,
+            locked_rows=rows,
         )

@@ -416,10 +416,11 @@ PUBLISH_RECONCILE_MAX_CHECKS = env.int("PUBLISH_RECONCILE_MAX_CHECKS", default=6
 PUBLISH_RECONCILE_SETTLE_SECONDS = env.int("PUBLISH_RECONCILE_SETTLE_SECONDS", default=30)
 PUBLISH_SWEEP_BATCH = env.int("PUBLISH_SWEEP_BATCH", default=500)
 PUBLISH_SWEEP_REDISPATCH_SECONDS = env.int("PUBLISH_SWEEP_REDISPATCH_SECONDS", default=60)
-# The dispatcher (publishing/dispatch.py): targets one drain claims at a time, drains one
-# trigger fans out, how long a drain runs before handing over, and how far ahead the
-# sweep sends per-second ETA triggers (later schedules wait in the database, not the broker).
-PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=20)
+# The dispatcher (publishing/dispatch.py): the most targets one drain claims at a time (small
+# bursts are spread thinner), the drains one trigger fans out, how long a drain runs before
+# handing over, and how far ahead the sweep sends per-second ETA triggers (later schedules
+# wait in the database, not in the broker).
+PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=50)
 PUBLISH_MAX_DRAINS = env.int("PUBLISH_MAX_DRAINS", default=32)
 PUBLISH_DRAIN_SECONDS = env.int("PUBLISH_DRAIN_SECONDS", default=60)
 PUBLISH_DISPATCH_HORIZON_SECONDS = env.int("PUBLISH_DISPATCH_HORIZON_SECONDS", default=300)

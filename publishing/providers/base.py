@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import secrets
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -343,6 +344,10 @@ class HttpProvider(Provider):
         super().__init__(config)
         self.http = self.session_factory()
         self.http.headers["User-Agent"] = "LetsGrow/1.0 (+https://letsgrow.app)"
+        if not urllib.request.getproxies():
+            # No proxy is configured: skip requests' per-call reading of the proxy environment
+            # (about a tenth of a publish call's CPU in the delivery engine's profile).
+            self.http.trust_env = False
 
     def request(
         self,

@@ -100,13 +100,28 @@ def test_a_broker_outage_does_not_undo_the_schedule(monkeypatch, django_capture_
 
 def test_the_trigger_fans_out_drains_for_what_is_due(settings, emulator, drains, django_capture_on_commit_callbacks):
     settings.PUBLISH_BATCH_SIZE = 3
+    settings.PUBLISH_MAX_DRAINS = 3
     account = connected_account(agency_workspace())
     for _ in range(7):
         due_target(account)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert dispatch_due_task() == 7  # due targets seen
-    assert drains.call_count == 3  # ceil(7 / 3) drains
+    assert drains.call_args_list == [mock.call(kwargs={"batch": 3})] * 3  # ceil(7 / 3) drains of 3
+
+
+def test_a_small_burst_gets_a_drain_per_target(settings, emulator, drains, django_capture_on_commit_callbacks):
+    settings.PUBLISH_BATCH_SIZE = 50
+    settings.PUBLISH_MAX_DRAINS = 32
+    account = connected_account(agency_workspace())
+    for _ in range(5):
+        due_target(account)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_due_task()
+
+    # A slow platform then holds back only its own post.
+    assert drains.call_args_list == [mock.call(kwargs={"batch": 1})] * 5
 
 
 # --------------------------------------------------------------------------- drains
@@ -232,7 +247,7 @@ def test_a_drain_hands_over_when_its_time_is_up(settings, emulator, drains, djan
         outcomes = drain(worker=WORKER, seconds=0)
 
     assert outcomes == {Outcome.PUBLISHED: 2}
-    drains.assert_called_once_with()
+    drains.assert_called_once_with(kwargs={"batch": 2})
     assert PostTarget.objects.filter(status=TS.SCHEDULED).count() == 3
 
 

@@ -146,8 +146,8 @@ def test_the_list_costs_the_same_queries_for_many_posts(
 
     assert len(response.context["rows"]) == 25
     # session, user, membership, count, page, targets with accounts, the posts' tags, the workspace's tags (the
-    # tag filter), the switcher's memberships, the stop banner
-    assert len(many.captured_queries) == len(few.captured_queries) == 10
+    # tag filter), the switcher's memberships, the stop banner, the bell's unread count
+    assert len(many.captured_queries) == len(few.captured_queries) == 11
 
 
 def test_the_list_links_to_the_new_post_form_only_for_writers(client, workspace):

@@ -141,13 +141,24 @@ def test_an_approver_of_another_workspace_cannot_approve(workspace):
     assert post.status == PS.PENDING_REVIEW
 
 
-def test_staff_work_the_review_queue(workspace):
-    post = _post(workspace, PS.PENDING_REVIEW)
+def test_staff_with_the_approve_permission_work_the_review_queue(workspace):
+    from django.contrib.auth.models import Permission
 
-    approve_post(post=post, actor=UserFactory(is_staff=True))
+    post = _post(workspace, PS.PENDING_REVIEW)
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="approve_post", content_type__app_label="content"))
+
+    approve_post(post=post, actor=staff)
 
     post.refresh_from_db()
     assert post.status == PS.APPROVED
+
+
+def test_staff_without_the_approve_permission_cannot_approve(workspace):
+    post = _post(workspace, PS.PENDING_REVIEW)
+
+    with pytest.raises(PermissionDenied):
+        approve_post(post=post, actor=UserFactory(is_staff=True))
 
 
 @pytest.mark.parametrize("status", [PS.DRAFT, PS.APPROVED, PS.REJECTED, PS.SCHEDULED])
