@@ -323,6 +323,9 @@ class Stack:
             DJANGO_DEBUG="false",
             PYTHONUNBUFFERED="1",
         )
+        # As many drains as the workers have threads (unless set): more only queue behind them.
+        options = self.worker_options
+        env.setdefault("PUBLISH_MAX_DRAINS", str(options.count * options.concurrency))
         return env
 
     def _child(self, name: str, argv: list[str]) -> Child:

@@ -512,22 +512,32 @@ class SendContext:
         return self.credentials[account.pk]
 
     def prepare_handles(self, targets: Sequence[PostTarget]) -> None:
-        """Make and save, in one UPDATE, the handles of the targets whose provider makes them locally.
+        """Prepare the batch's handles before sending any of it, and save them in one UPDATE.
 
-        Saved before any of them is sent, as `_start_sending` would one by one: a
-        worker that dies later leaves each target's handle for reconciliation.
+        Two kinds: handles a provider makes locally (a Bluesky record key, a
+        Mastodon Idempotency-Key), and platform-side containers (Threads,
+        Instagram), created first so that the platform processes them while the
+        rest of the batch is sent, instead of each publish waiting for its own.
+        Saved before anything is sent, as `_start_sending` would one by one: a
+        worker that dies later leaves each handle for reconciliation. Anything
+        that goes wrong here is left to the one-by-one path, which prepares
+        again and classifies the error.
         """
         handles: dict[int, dict[str, str]] = {}
-        for target in targets:
-            try:
-                provider = self.provider(target.social_account)
-            except TokenUnavailable:
-                continue  # _send reports it
-            if not provider.prepares_locally or (provider.has_idempotency_handle and target.publish_handle):
+        for target in sorted(targets, key=lambda t: self._prepares_locally(t)):  # containers first
+            account = target.social_account
+            if _account_problem(account) or target.post.status not in PUBLISHABLE_POST_STATUSES:
                 continue
-            handles[target.pk] = {
-                "publish_handle": provider.prepare(self.credentials_for(target.social_account), self.variant(target))
-            }
+            try:
+                provider = self.provider(account)
+                if provider.has_idempotency_handle and target.publish_handle:
+                    continue  # reused as it is
+                if not (provider.prepares_locally or provider.has_idempotency_handle):
+                    continue
+                handle = provider.prepare(self.credentials_for(account), self.variant(target))
+            except (ProviderError, TokenUnavailable):
+                continue
+            handles[target.pk] = {"publish_handle": handle}
         if not handles:
             return
         pks = list(handles)
@@ -539,6 +549,12 @@ class SendContext:
         for target in targets:
             if target.pk in handles:
                 target.publish_handle = self.prepared[target.pk] = handles[target.pk]["publish_handle"]
+
+    def _prepares_locally(self, target: PostTarget) -> bool:
+        try:
+            return self.provider(target.social_account).prepares_locally
+        except TokenUnavailable:
+            return True
 
     def posts_today_check(self, workspace: Workspace, now: datetime):
         plan = self.plans.get(workspace.pk)

@@ -419,7 +419,7 @@ PUBLISH_SWEEP_REDISPATCH_SECONDS = env.int("PUBLISH_SWEEP_REDISPATCH_SECONDS", d
 # The dispatcher (publishing/dispatch.py): the most targets one drain claims at a time (small
 # bursts are spread thinner), the drains one trigger fans out, how long a drain runs before
 # handing over, and how far ahead the sweep sends per-second ETA triggers (later schedules
-# wait in the database, not in the broker).
+# wait in the database, not in the broker). Set PUBLISH_MAX_DRAINS to the workers' total threads.
 PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=50)
 PUBLISH_MAX_DRAINS = env.int("PUBLISH_MAX_DRAINS", default=32)
 PUBLISH_DRAIN_SECONDS = env.int("PUBLISH_DRAIN_SECONDS", default=60)

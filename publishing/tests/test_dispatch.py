@@ -278,3 +278,24 @@ def test_a_multi_target_post_rolls_up_once_both_are_out(settings, emulator):
 
     first.post.refresh_from_db()
     assert first.post.status == PS.PUBLISHED
+
+
+def test_threads_containers_are_all_created_before_the_first_publish(settings, emulator):
+    """The platform processes the batch's containers while the batch goes out, instead of one wait per post."""
+    settings.PUBLISH_BATCH_SIZE = 10
+    workspace = agency_workspace()
+    account = connected_account(workspace, "threads", "containers")
+    targets = [due_target(account, text=f"Container {n}") for n in range(3)]
+
+    assert drain(worker=WORKER) == {Outcome.PUBLISHED: 3}
+
+    calls = [
+        entry["path"].rsplit("/", 1)[-1]
+        for entry in emulator.requests(platform="threads", method="POST")
+        if entry["path"].endswith(("/threads", "/threads_publish"))
+    ]
+    assert calls == ["threads"] * 3 + ["threads_publish"] * 3
+    for target in targets:
+        target.refresh_from_db()
+        assert target.status == TS.PUBLISHED
+        assert target.publish_handle  # the container, saved before anything was published

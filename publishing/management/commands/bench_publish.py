@@ -21,8 +21,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency",
             type=int,
-            default=16,
-            help="Threads (or processes) per worker (default 16: a delivery mostly waits on I/O).",
+            default=4,
+            help=(
+                "Threads (or processes) per worker (default 4: against the local emulator a send is mostly CPU, "
+                "and fewer threads per process contend less for the GIL; see docs/BENCHMARKS.md)."
+            ),
         )
         parser.add_argument(
             "--pool", choices=["threads", "prefork"], default="threads", help="Celery pool (default threads)."

@@ -18,9 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--targets", type=int, default=2000, help="Targets to publish (default 2000).")
         parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (default 2).")
-        parser.add_argument(
-            "--concurrency", type=int, default=16, help="Threads (or processes) per worker (default 16)."
-        )
+        parser.add_argument("--concurrency", type=int, default=4, help="Threads (or processes) per worker (default 4).")
         parser.add_argument(
             "--pool", choices=["threads", "prefork"], default="threads", help="Celery pool (default threads)."
         )
