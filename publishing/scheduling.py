@@ -317,6 +317,11 @@ def _accounts_for(workspace: Workspace, account_ids: Iterable[int | str]) -> lis
     return accounts
 
 
+def _newlines(text: str | None) -> str | None:
+    """Text with Unix line ends: browsers send a textarea's as CRLF, and an unchanged post must compare equal."""
+    return None if text is None else text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _clean_variants(variants: Mapping[int | str, str] | None, account_ids: set[int]) -> dict[int, str]:
     """Variants keyed by account id; an empty text means "use the post's text"."""
     cleaned: dict[int, str] = {}
@@ -327,7 +332,7 @@ def _clean_variants(variants: Mapping[int | str, str] | None, account_ids: set[i
             raise ValidationError("A variant names an account that is not in the list.", code="variants") from exc
         if account_id not in account_ids:
             raise ValidationError("A variant was given for an account this post does not go to.", code="variants")
-        cleaned[account_id] = text if (text or "").strip() else ""
+        cleaned[account_id] = _newlines(text) if (text or "").strip() else ""
     return cleaned
 
 
@@ -364,6 +369,7 @@ def create_post(
     _require(author, workspace, Action.EDIT_CONTENT)
     if source not in Post.Source.values:
         raise ValidationError(f"“{source}” is not a kind of post.", code="source")
+    text = _newlines(text) or ""
     link = variants_lib.clean_link(link)
     accounts = _accounts_for(workspace, account_ids)
     chosen = {account.pk for account in accounts}
@@ -449,7 +455,7 @@ def edit_post(
     if any(target.status not in (TS.PENDING, TS.SCHEDULED) for target in targets):
         raise ValidationError("This post is already going out, so it can no longer be edited.", code="status")
     by_account = {target.social_account_id: target for target in targets}
-    new_text = post.text if text is None else text
+    new_text = post.text if text is None else _newlines(text)
     new_variants = {account_id: target.text for account_id, target in by_account.items()}
     new_variants.update(_clean_variants(variants, set(by_account)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from publishing import views, views_posts, views_stop
+from publishing import views, views_posts, views_review, views_stop
 
 app_name = "publishing"
 urlpatterns = [
@@ -27,7 +27,23 @@ urlpatterns = [
         views_posts.PostDuplicateView.as_view(),
         name="post_duplicate",
     ),
+    path(
+        "w/<slug:workspace_slug>/posts/<int:pk>/schedule/",
+        views_review.PostScheduleView.as_view(),
+        name="post_schedule",
+    ),
     path("w/<slug:workspace_slug>/targets/<int:pk>/retry/", views_posts.TargetRetryView.as_view(), name="target_retry"),
+    # Review on the site, for the workspace's approvers (the same services staff use in admin).
+    path("w/<slug:workspace_slug>/review/", views_review.ReviewQueueView.as_view(), name="review_queue"),
+    path(
+        "w/<slug:workspace_slug>/posts/<int:pk>/approve/", views_review.PostApproveView.as_view(), name="post_approve"
+    ),
+    path("w/<slug:workspace_slug>/posts/<int:pk>/reject/", views_review.PostRejectView.as_view(), name="post_reject"),
+    path(
+        "w/<slug:workspace_slug>/posts/<int:pk>/request-changes/",
+        views_review.PostRequestChangesView.as_view(),
+        name="post_request_changes",
+    ),
     # The workspace's emergency stop (the global one is in the admin).
     path("w/<slug:workspace_slug>/emergency-stop/", views_stop.EmergencyStopView.as_view(), name="emergency_stop"),
 ]

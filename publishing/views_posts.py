@@ -529,7 +529,8 @@ def send_on(post: Post, *, when: str, data: dict, actor) -> str:
     if post.source == Post.Source.MANUAL:
         sent = "Sent for review: this workspace approves posts before they go out."
     else:
-        sent = f"Sent for review: posts {post.get_source_display().lower()} are always approved before they go out."
+        kind = "generated with AI" if post.source == Post.Source.AI else "made from a template"
+        sent = f"Sent for review: posts {kind} are always approved before they go out."
     if when == "at":
         return f"{sent} Once approved it goes out at the time you chose; if it is still waiting then, it waits."
     return f"{sent} Schedule it once it is approved."

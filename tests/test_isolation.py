@@ -143,6 +143,7 @@ for _module_name in (
     "content.tests.isolation_ai",
     "content.tests.isolation_composer",
     "letsgrow.planner.tests.isolation",
+    "publishing.tests.isolation_review",
 ):
     try:
         _exists = importlib.util.find_spec(_module_name) is not None

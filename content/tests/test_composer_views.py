@@ -230,7 +230,7 @@ def test_a_post_from_a_template_is_always_reviewed(client, workspace, x, no_revi
     post = Post.objects.get()
     assert (post.status, post.source, post.template) == (PS.PENDING_REVIEW, "template", template)
     assert _messages(response) == [
-        "Sent for review: posts from a template are always approved before they go out. "
+        "Sent for review: posts made from a template are always approved before they go out. "
         "Schedule it once it is approved."
     ]
 

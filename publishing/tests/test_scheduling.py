@@ -15,6 +15,7 @@ from publishing.scheduling import (
     AUTO_APPROVED_REASON,
     cancel_post,
     create_post,
+    edit_post,
     notify_pending_at_time,
     retry_target,
     schedule_post,
@@ -23,6 +24,7 @@ from publishing.scheduling import (
 )
 from publishing.scheduling_tasks import notify_pending_overdue
 from publishing.tests.factories import PostFactory, PostTargetFactory, SocialAccountFactory
+from publishing.transitions import transition
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -631,3 +633,15 @@ def test_a_staff_member_without_a_membership_is_not_a_scheduler(workspace, deliv
         schedule_post(post=post, actor=staff, when_local=wall(2026, 4, 1, 9, 0), tz="Europe/Berlin", now=NOW)
 
     _unchanged(post)
+
+
+def test_editing_with_the_line_ends_a_browser_sends_changes_nothing(workspace, editor):
+    """A textarea comes back with CRLF line ends: an approved post saved unchanged stays approved."""
+    account = SocialAccountFactory(workspace=workspace)
+    post = create_post(workspace=workspace, author=editor, text="Line one\n\nLine two #tag", account_ids=[account.pk])
+    transition(post, PS.APPROVED, actor_label="test")
+
+    edit_post(post=post, actor=editor, text="Line one\r\n\r\nLine two #tag")
+
+    post.refresh_from_db()
+    assert (post.status, post.text) == (PS.APPROVED, "Line one\n\nLine two #tag")
