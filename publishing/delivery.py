@@ -324,6 +324,10 @@ def _enqueue_delivery(target: PostTarget, *, eta: datetime | None = None) -> Non
     request_dispatch(at=eta)
 
 
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
 def _duration_words(duration: timedelta) -> str:
     minutes = round(duration.total_seconds() / 60)
     if minutes % 60 == 0:
@@ -846,7 +850,7 @@ def _retry_or_fail(target: PostTarget, *, worker: str, exc: ProviderError) -> st
     attempts = target.attempts + 1
     limit = max_attempts()
     if attempts >= limit:
-        message = f"{exc.message} We tried {attempts} times and stopped."
+        message = f"{exc.message} We tried {_times(attempts)} and stopped."
         return _fail(target, worker=worker, kind=exc.kind, message=message, attempts=attempts)
     when = timezone.now() + timedelta(seconds=backoff_delay(attempts, retry_after=exc.retry_after))
     done = _finish(
@@ -1151,7 +1155,7 @@ def reconcile_target(*, target_id: int, now: datetime | None = None) -> str:
         return Outcome.UNCONFIRMED
     name = display_name(account.platform)
     if target.attempts >= max_attempts():
-        message = f"The post is not on {name}, and we tried {target.attempts} times; we stopped."
+        message = f"The post is not on {name}, and we tried {_times(target.attempts)}; we stopped."
         settled = _settle(
             target, TS.FAILED, reason=message, error_kind=KIND_UNCONFIRMED, last_error=message, next_attempt_at=None
         )
@@ -1177,6 +1181,10 @@ def _settle(target: PostTarget, to: str, *, reason: str, **changes: Any) -> bool
         refresh_rollup(target.post, actor_label=RECONCILE_LABEL)
         if to == TS.SCHEDULED:
             _enqueue_delivery(target)
+        if to == TS.FAILED:  # the post is not there and no attempt is left: people must know
+            from publishing.notify import notify_publish_failed
+
+            transaction.on_commit(lambda: notify_publish_failed(target=target), robust=True)
     return True
 
 

@@ -528,3 +528,27 @@ def test_the_plans_posts_per_day_are_checked_at_send_time(emulator):
     assert target.last_error == "Not published: The Free plan allows 2 posts per day; upgrade to add more."
     assert posts_made(emulator, account) == []
     assert yesterday.published_at < delivery._day_bounds(workspace, timezone.now())[0]
+
+
+def test_a_target_that_reconciliation_fails_for_good_is_notified(
+    emulator, settings, sent, django_capture_on_commit_callbacks
+):
+    from accounts.models import Notification
+
+    settings.PUBLISH_RECONCILE_SETTLE_SECONDS = 30
+    settings.PUBLISH_MAX_ATTEMPTS = 1
+    workspace = WorkspaceFactory()
+    owner = MembershipFactory(workspace=workspace, role="owner").user
+    account = connected_account(workspace)
+    target = due_target(account)
+    assert claim_target(target_id=target.pk, worker="dead-worker/1") is not None
+    PostTarget.objects.filter(pk=target.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()  # recovered: unconfirmed, one attempt counted
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = reconcile_target(target_id=target.pk, now=timezone.now() + timedelta(seconds=31))
+
+    assert outcome == Outcome.FAILED
+    notice = Notification.objects.get(user=owner, kind=Notification.Kind.PUBLISH_FAILED)
+    assert "and we tried once; we stopped" in notice.body
