@@ -421,7 +421,7 @@ PUBLISH_SWEEP_REDISPATCH_SECONDS = env.int("PUBLISH_SWEEP_REDISPATCH_SECONDS", d
 # handing over, and how far ahead the sweep sends per-second ETA triggers (later schedules
 # wait in the database, not in the broker). Set PUBLISH_MAX_DRAINS to the workers' total threads.
 PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=50)
-PUBLISH_MAX_DRAINS = env.int("PUBLISH_MAX_DRAINS", default=32)
+PUBLISH_MAX_DRAINS = env.int("PUBLISH_MAX_DRAINS", default=16)
 PUBLISH_DRAIN_SECONDS = env.int("PUBLISH_DRAIN_SECONDS", default=60)
 PUBLISH_DISPATCH_HORIZON_SECONDS = env.int("PUBLISH_DISPATCH_HORIZON_SECONDS", default=300)
 # While sending a batch, the emergency stops are re-read at least this often.
