@@ -28,6 +28,14 @@ from tests.factories import MembershipFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _no_broker(monkeypatch):
+    # The test drains the due targets itself: no trigger message goes to the shared broker.
+    from publishing import dispatch
+
+    monkeypatch.setattr(dispatch, "request_dispatch", lambda **kwargs: False)
+
+
 @pytest.fixture
 def owner(live_server, emulator):
     membership = MembershipFactory(role=Membership.Role.OWNER)

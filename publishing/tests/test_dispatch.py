@@ -299,3 +299,16 @@ def test_threads_containers_are_all_created_before_the_first_publish(settings, e
         target.refresh_from_db()
         assert target.status == TS.PUBLISHED
         assert target.publish_handle  # the container, saved before anything was published
+
+
+def test_the_worker_warm_up_makes_no_network_call(monkeypatch, caplog):
+    import socket
+
+    def refuse(self, address):
+        raise AssertionError(f"warm_up connected to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+    delivery.warm_up()
+
+    assert "failed" not in caplog.text

@@ -28,6 +28,16 @@ def _no_staff_2fa(settings):
     settings.STAFF_REQUIRE_2FA = False
 
 
+MIGRATION = importlib.import_module("publishing.migrations.0007_feature_switches")
+
+
+@pytest.fixture(autouse=True)
+def _switches_as_deployed():
+    # A test that flushes the database (transaction=True, e.g. the browser tests) also removes the
+    # rows migrations created: put back what a fresh deploy has, with the migration's own function.
+    MIGRATION.create_switches(django_apps, None)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # waffle caches switches (and their absence) in the default cache, which outlives a test's transaction.
@@ -57,15 +67,18 @@ def _flip(client, names: list[str], *, on: bool, **extra):
     return client.post(reverse(CHANGELIST), {**chosen, **extra})
 
 
-def test_the_migration_created_every_known_switch_off():
-    # The test database is built by the migrations, so this is what a fresh deploy has.
+def test_the_migration_creates_every_known_switch_off():
+    Switch.objects.all().delete()
+
+    MIGRATION.create_switches(django_apps, None)
+
     assert dict(Switch.objects.filter(name__in=features.SWITCHES).values_list("name", "active")) == dict.fromkeys(
         features.SWITCHES, False
     )
 
 
 def test_the_migration_copies_the_names_of_the_switches_and_never_turns_one_on():
-    migration = importlib.import_module("publishing.migrations.0007_feature_switches")
+    migration = MIGRATION
     assert migration.SWITCHES == features.SWITCHES
 
     Switch.objects.filter(name=features.AI_AUTOPOST).update(active=True)
