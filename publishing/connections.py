@@ -34,6 +34,7 @@ from accounts.models import Membership, User, Workspace
 from accounts.permissions import Action, can, require
 from billing.limits import Limited, check, plan_for
 from billing.plans import PLANS, Plan
+from letsgrow.lib.safe_fetch import is_public_address
 from publishing.fields import is_undecryptable
 from publishing.models import MastodonApp, SocialAccount
 from publishing.platforms import is_configured, is_emulated, provider_for
@@ -168,13 +169,6 @@ def _resolve(host: str) -> list[str]:
     return sorted({info[4][0] for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)})
 
 
-def _is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def normalise_host(value: str, *, what: str = "Mastodon server", example: str = "mastodon.social") -> str:
     """Read a server name typed by a person ("mastodon.social", "https://mastodon.social/") as a bare host.
 
@@ -216,7 +210,7 @@ def normalise_host(value: str, *, what: str = "Mastodon server", example: str = 
             addresses = _resolve(host)
         except (OSError, UnicodeError) as exc:
             raise ConnectionFailed(f"Could not find the server “{host}”. Check the spelling.") from exc
-        if not addresses or not all(_is_public_address(address) for address in addresses):
+        if not addresses or not all(is_public_address(address) for address in addresses):
             raise ConnectionFailed(f"“{host}” is not a public server on the internet, so it cannot be connected.")
     return host
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from content.ai.base import compose
 from content.ai.client import AIUnavailable, Endpoint, make_endpoint, ping
 from content.models import AISettings, ContentDomain, Post
 from content.scoring import score_post
+from letsgrow.lib.safe_fetch import is_public_address
 from publishing import scheduling
 from publishing.models import SocialAccount
 
@@ -129,13 +129,6 @@ def _resolve(host: str) -> list[str]:
     return sorted({info[4][0] for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)})
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def private_urls_allowed() -> bool:
     """Whether workspaces may point at private addresses (a self-hosted Ollama): off unless the server allows it."""
     return bool(getattr(settings, "LLM_ALLOW_PRIVATE_BASE_URLS", settings.DEBUG))
@@ -169,7 +162,7 @@ def clean_base_url(value: str, *, what: str = "base URL") -> str:
             addresses = _resolve(parts.hostname)
         except (OSError, UnicodeError) as exc:
             raise ValidationError(f"Could not find the server {parts.hostname}.", code="base_url") from exc
-        if not addresses or not all(_is_public(address) for address in addresses):
+        if not addresses or not all(is_public_address(address) for address in addresses):
             raise ValidationError(
                 f"{parts.hostname} is not a public server on the internet, so LetsGrow cannot call it.",
                 code="base_url",
