@@ -114,34 +114,31 @@ def _int_or_none(value: Any) -> int | None:
     return number if number > 0 else None
 
 
-class WorkspaceFilter(admin.SimpleListFilter):
-    """The workspaces with the most posts waiting (at most FILTER_OPTIONS), never the list of every workspace.
+class _BusiestFilter(admin.SimpleListFilter):
+    """Filter by the owners of the most posts waiting (at most FILTER_OPTIONS, cached), plus the chosen one.
 
-    Any other workspace: search for its slug (the search box matches slugs exactly).
+    Subclasses name the `field` filtered on and say how to list the busiest
+    (`busiest`, under `cache_key`) and how to name one chosen outside them (`name_of`).
     """
 
-    title = "workspace (most waiting)"
-    parameter_name = "workspace"
+    field: str
+
+    def cache_key(self, request: HttpRequest) -> str:
+        raise NotImplementedError
+
+    def busiest(self, request: HttpRequest) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def name_of(self, pk: int) -> str | None:
+        raise NotImplementedError
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        def build() -> list[tuple[str, str]]:
-            busiest = (
-                Post.objects.filter(status=PS.PENDING_REVIEW)
-                .values("workspace_id", "workspace__name", "workspace__slug")
-                .annotate(waiting=Count("id"))
-                .order_by("-waiting", "workspace_id")[:FILTER_OPTIONS]
-            )
-            return [
-                (str(row["workspace_id"]), f"{row['workspace__name']} ({row['workspace__slug']}): {row['waiting']}")
-                for row in busiest
-            ]
-
-        options = list(_cached_options(f"{CACHE_PREFIX}:workspaces", build))
+        options = list(_cached_options(self.cache_key(request), lambda: self.busiest(request)))
         chosen = _int_or_none(self.value())
         if chosen and str(chosen) not in {key for key, _ in options}:
-            workspace = Workspace.objects.filter(pk=chosen).values("name", "slug").first()
-            if workspace:
-                options.append((str(chosen), f"{workspace['name']} ({workspace['slug']})"))
+            name = self.name_of(chosen)
+            if name:
+                options.append((str(chosen), name))
         return options
 
     def has_output(self) -> bool:
@@ -152,48 +149,70 @@ class WorkspaceFilter(admin.SimpleListFilter):
         if self.value() is None:
             return queryset
         chosen = _int_or_none(self.value())
-        return queryset.filter(workspace_id=chosen) if chosen else queryset.none()
+        return queryset.filter(**{self.field: chosen}) if chosen else queryset.none()
 
 
-class AuthorFilter(admin.SimpleListFilter):
-    """The authors with the most posts waiting (in the chosen workspace, if one is), at most FILTER_OPTIONS."""
+class WorkspaceFilter(_BusiestFilter):
+    """The workspaces with the most posts waiting, never the list of every workspace.
+
+    Any other workspace: search for its slug (the search box matches slugs exactly).
+    """
+
+    title = "workspace (most waiting)"
+    parameter_name = "workspace"
+    field = "workspace_id"
+
+    def cache_key(self, request: HttpRequest) -> str:
+        return f"{CACHE_PREFIX}:workspaces"
+
+    def busiest(self, request: HttpRequest) -> list[tuple[str, str]]:
+        busiest = (
+            Post.objects.filter(status=PS.PENDING_REVIEW)
+            .values("workspace_id", "workspace__name", "workspace__slug")
+            .annotate(waiting=Count("id"))
+            .order_by("-waiting", "workspace_id")[:FILTER_OPTIONS]
+        )
+        return [
+            (str(row["workspace_id"]), f"{row['workspace__name']} ({row['workspace__slug']}): {row['waiting']}")
+            for row in busiest
+        ]
+
+    def name_of(self, pk: int) -> str | None:
+        workspace = Workspace.objects.filter(pk=pk).values("name", "slug").first()
+        return f"{workspace['name']} ({workspace['slug']})" if workspace else None
+
+
+class AuthorFilter(_BusiestFilter):
+    """The authors with the most posts waiting (in the chosen workspace, if one is)."""
 
     title = "author (most waiting)"
     parameter_name = "author"
+    field = "author_id"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        workspace = _int_or_none(request.GET.get(WorkspaceFilter.parameter_name))
+    def _workspace(self, request: HttpRequest) -> int | None:
+        return _int_or_none(request.GET.get(WorkspaceFilter.parameter_name))
 
-        def build() -> list[tuple[str, str]]:
-            pending = Post.objects.filter(status=PS.PENDING_REVIEW, author__isnull=False)
-            if workspace:
-                pending = pending.filter(workspace_id=workspace)
-            busiest = (
-                pending.values("author_id", "author__name", "author__email")
-                .annotate(waiting=Count("id"))
-                .order_by("-waiting", "author_id")[:FILTER_OPTIONS]
-            )
-            return [
-                (str(row["author_id"]), f"{row['author__name'] or row['author__email']}: {row['waiting']}")
-                for row in busiest
-            ]
+    def cache_key(self, request: HttpRequest) -> str:
+        return f"{CACHE_PREFIX}:authors:{self._workspace(request) or 'all'}"
 
-        options = list(_cached_options(f"{CACHE_PREFIX}:authors:{workspace or 'all'}", build))
-        chosen = _int_or_none(self.value())
-        if chosen and str(chosen) not in {key for key, _ in options}:
-            author = User.objects.filter(pk=chosen).values("name", "email").first()
-            if author:
-                options.append((str(chosen), author["name"] or author["email"]))
-        return options
+    def busiest(self, request: HttpRequest) -> list[tuple[str, str]]:
+        pending = Post.objects.filter(status=PS.PENDING_REVIEW, author__isnull=False)
+        workspace = self._workspace(request)
+        if workspace:
+            pending = pending.filter(workspace_id=workspace)
+        busiest = (
+            pending.values("author_id", "author__name", "author__email")
+            .annotate(waiting=Count("id"))
+            .order_by("-waiting", "author_id")[:FILTER_OPTIONS]
+        )
+        return [
+            (str(row["author_id"]), f"{row['author__name'] or row['author__email']}: {row['waiting']}")
+            for row in busiest
+        ]
 
-    def has_output(self) -> bool:
-        return bool(self.lookup_choices) or self.value() is not None
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Post]) -> QuerySet[Post]:
-        if self.value() is None:
-            return queryset
-        chosen = _int_or_none(self.value())
-        return queryset.filter(author_id=chosen) if chosen else queryset.none()
+    def name_of(self, pk: int) -> str | None:
+        author = User.objects.filter(pk=pk).values("name", "email").first()
+        return (author["name"] or author["email"]) if author else None
 
 
 class PlatformFilter(admin.SimpleListFilter):
