@@ -88,6 +88,16 @@ def request_dispatch(*, at: datetime | None = None, now: datetime | None = None)
     return True
 
 
+def _send_drain(batch: int) -> None:
+    """Send one drain task claiming `batch` at a time, after commit (robust: the sweep makes up for a lost one)."""
+    from publishing.tasks import drain_due_task  # the tasks module imports this one
+
+    def send() -> None:
+        drain_due_task.apply_async(kwargs={"batch": batch})
+
+    transaction.on_commit(send, robust=True)
+
+
 def dispatch_due(*, now: datetime | None = None) -> list[int]:
     """Fan out drain tasks for what is due now; return the due targets' ids (as many as sized the fan-out).
 
@@ -96,7 +106,6 @@ def dispatch_due(*, now: datetime | None = None) -> list[int]:
     post); a large one over `PUBLISH_MAX_DRAINS` drains claiming up to
     `PUBLISH_BATCH_SIZE` at a time (fewer, larger transactions per target).
     """
-    from publishing.tasks import drain_due_task
 
     now = now or timezone.now()
     if is_publishing_stopped(None):
@@ -111,12 +120,8 @@ def dispatch_due(*, now: datetime | None = None) -> list[int]:
         return []
     batch = min(size, math.ceil(len(due) / most))
     drains = min(math.ceil(len(due) / batch), most)
-
-    def send(batch: int = batch) -> None:
-        drain_due_task.apply_async(kwargs={"batch": batch})
-
     for _ in range(drains):
-        transaction.on_commit(send, robust=True)
+        _send_drain(batch)
     logger.info("Dispatch: %s due, %s drains of up to %s.", len(due), drains, batch)
     return due
 
@@ -141,12 +146,7 @@ def drain(*, worker: str, seconds: float | None = None, batch: int | None = None
         if len(targets) < size:
             break
         if time.monotonic() >= deadline:
-            from publishing.tasks import drain_due_task
-
-            def hand_over(size: int = size) -> None:
-                drain_due_task.apply_async(kwargs={"batch": size})
-
-            transaction.on_commit(hand_over, robust=True)
+            _send_drain(size)
             break
     return outcomes
 
