@@ -723,7 +723,7 @@ class _ConsentForm(HTMLParser):
             self.fields[values["name"] or ""] = values.get("value") or ""
 
 
-def _consent(session: requests.Session, authorization_url: str, *, username: str) -> dict[str, str]:
+def emulator_consent(session: requests.Session, authorization_url: str, *, username: str) -> dict[str, str]:
     """Answer the emulated consent page as the person `username` would: grant. Returns the callback's query."""
     page = session.get(authorization_url, timeout=10)
     page.raise_for_status()
@@ -790,7 +790,7 @@ def _connect_group(workload: Workload, platform: str, usernames: list[str], serv
             url = start_connection(
                 session=session, workspace=workload.workspace, user=workload.user, platform=platform, server=server
             )
-            params = _consent(http, url, username=username)
+            params = emulator_consent(http, url, username=username)
             connected.extend(complete_connection(session=session, user=workload.user, platform=platform, params=params))
     finally:
         http.close()

@@ -136,8 +136,8 @@ def transition_many(
     ((pk, workspace id) for posts, (pk, workspace id, post id) for targets): no SELECT.
     """
     model = queryset.model
-    sample = model()
-    if to not in _allowed(sample).get(expected, frozenset()):
+    allowed = POST_ALLOWED if model is Post else TARGET_ALLOWED
+    if to not in allowed.get(expected, frozenset()):
         raise InvalidTransition(f"{model.__name__}: {expected} → {to} is not allowed.")
     is_target = model is PostTarget
     columns = ("pk", "workspace_id", "post_id") if is_target else ("pk", "workspace_id")

@@ -31,14 +31,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import override_settings
+
+from publishing.benchmarks import emulator_consent
 
 # Platforms that take a text-only post (Instagram needs an image), in the order the accounts are added.
 PLATFORMS = ("x", "linkedin", "mastodon", "bluesky", "facebook", "threads")
@@ -191,36 +191,6 @@ def script_failures(control: Any, *, expected_calls: int, fail_rate: float, seed
 # --------------------------------------------------------------------------- the workspace
 
 
-class _ConsentForm(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "form":
-            self.action = values.get("action") or ""
-        if tag == "input" and values.get("type") == "hidden" and values.get("name"):
-            self.fields[values["name"] or ""] = values.get("value") or ""
-
-
-def _consent(http: requests.Session, authorization_url: str, *, username: str) -> dict[str, str]:
-    """Grant on the emulated consent page, as the person would; return the callback's query."""
-    page = http.get(authorization_url, timeout=10)
-    page.raise_for_status()
-    form = _ConsentForm()
-    form.feed(page.text)
-    parts = urlsplit(authorization_url)
-    action = form.action if form.action.startswith("http") else f"{parts.scheme}://{parts.netloc}{form.action}"
-    answer = http.post(
-        action, data={**form.fields, "username": username, "decision": "grant"}, allow_redirects=False, timeout=10
-    )
-    if answer.status_code not in (302, 303):
-        raise CommandError(f"The emulator's consent page answered {answer.status_code}: {answer.text[:200]}")
-    return {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
-
-
 @dataclass
 class Workload:
     run_id: str
@@ -277,7 +247,7 @@ def create_workload(run_id: str, platforms: int) -> Workload:
             session: dict[str, Any] = {}
             server = workload.mastodon_instance if platform == "mastodon" else ""
             url = start_connection(session=session, workspace=workspace, user=user, platform=platform, server=server)
-            params = _consent(http, url, username=username)
+            params = emulator_consent(http, url, username=username)
             # A platform may offer several accounts (Facebook Pages): one is enough here.
             workload.accounts.append(
                 complete_connection(session=session, user=user, platform=platform, params=params)[0]
