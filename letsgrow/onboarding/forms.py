@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from content.domains import BUILT_IN_DOMAINS
 from content.models import ContentDomain
+from letsgrow.lib.content_mix import ContentMixFields
 
 
 def _split_commas(value: str) -> list[str]:
@@ -64,7 +65,7 @@ class DomainsForm(ServiceErrorsMixin, forms.Form):
         return _split_commas(self.cleaned_data["custom"])
 
 
-class AutomationForm(ServiceErrorsMixin, forms.Form):
+class AutomationForm(ServiceErrorsMixin, ContentMixFields, forms.Form):
     service_error_fields = {"active_hours": "active_until", "content_mix": "__all__"}
 
     timezone = forms.CharField(
@@ -107,26 +108,8 @@ class AutomationForm(ServiceErrorsMixin, forms.Form):
 
     def __init__(self, *args, domains: Sequence[ContentDomain], max_posts_per_day: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.domains = list(domains)
         self.fields["posts_per_day"].widget.attrs.update(min=1, max=max_posts_per_day)
-        for domain in self.domains:
-            self.fields[self.mix_field_name(domain.key)] = forms.IntegerField(
-                label=domain.name,
-                widget=forms.NumberInput(
-                    attrs={"class": "form-control", "min": 0, "max": 100, "step": 1, "data-mix": domain.key}
-                ),
-                error_messages={
-                    "required": f"Give {domain.name} a share (0 if none).",
-                    "invalid": f"The share of {domain.name} must be a whole number.",
-                },
-            )
-
-    @staticmethod
-    def mix_field_name(key: str) -> str:
-        return f"mix_{key}"
-
-    def mix_fields(self) -> list[forms.BoundField]:
-        return [self[self.mix_field_name(domain.key)] for domain in self.domains]
+        self.add_mix_fields(domains)
 
     def clean_posting_times(self) -> list[str]:
         return _split_commas(self.cleaned_data["posting_times"])
@@ -140,6 +123,6 @@ class AutomationForm(ServiceErrorsMixin, forms.Form):
             "active_until": data["active_until"],
             "posts_per_day": data["posts_per_day"],
             "posting_times": data["posting_times"],
-            "content_mix": {domain.key: data[self.mix_field_name(domain.key)] for domain in self.domains},
+            "content_mix": self.mix_values(data),
             "review_before_posting": data["review_before_posting"],
         }

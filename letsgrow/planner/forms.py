@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from content.models import ContentDomain, ContentPlan
+from letsgrow.lib.content_mix import ContentMixFields
 from letsgrow.planner.services import MAX_DAYS, MAX_PLAN_PROMPT_LENGTH, MAX_POSTS_PER_DAY
 from publishing.models import SocialAccount
 from publishing.providers import DISPLAY_NAMES
@@ -28,7 +29,7 @@ def account_label(account: SocialAccount) -> str:
     return f"{DISPLAY_NAMES.get(account.platform, account.platform)} · {account.display_name or account.handle}"
 
 
-class ContentPlanForm(forms.Form):
+class ContentPlanForm(ContentMixFields, forms.Form):
     start_date = forms.DateField(
         label="First day",
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
@@ -92,28 +93,10 @@ class ContentPlanForm(forms.Form):
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.domains = list(domains)
         self.mix_errors: list[str] = []
         self.fields["accounts"].choices = [(str(account.pk), account_label(account)) for account in accounts]
         self.fields["posts_per_day"].widget.attrs["max"] = max_posts_per_day
-        for domain in self.domains:
-            self.fields[self.mix_field_name(domain.key)] = forms.IntegerField(
-                label=domain.name,
-                widget=forms.NumberInput(
-                    attrs={"class": "form-control", "min": 0, "max": 100, "step": 1, "data-mix": domain.key}
-                ),
-                error_messages={
-                    "required": f"Give {domain.name} a share (0 if none).",
-                    "invalid": f"The share of {domain.name} must be a whole number.",
-                },
-            )
-
-    @staticmethod
-    def mix_field_name(key: str) -> str:
-        return f"mix_{key}"
-
-    def mix_fields(self) -> list[forms.BoundField]:
-        return [self[self.mix_field_name(domain.key)] for domain in self.domains]
+        self.add_mix_fields(domains)
 
     def service_kwargs(self) -> dict[str, object]:
         """The cleaned data in the shape `create_content_plan` takes."""
@@ -122,7 +105,7 @@ class ContentPlanForm(forms.Form):
             "start_date": data["start_date"],
             "days": data["days"],
             "posts_per_day": data["posts_per_day"],
-            "domain_mix": {domain.key: data[self.mix_field_name(domain.key)] for domain in self.domains},
+            "domain_mix": self.mix_values(data),
             "account_ids": [int(pk) for pk in data["accounts"]],
             "prompt": data["prompt"],
             "destination": data["destination"],
