@@ -238,6 +238,7 @@ def claim_due(
     due = PostTarget.objects.filter(claimable_q(now))
     if target_id is not None:
         due = due.filter(pk=target_id)
+    ahead = now - timezone.now() > timedelta(milliseconds=500)
     with transaction.atomic():
         claimed = transition_many(
             due.order_by("scheduled_at", "pk"),
@@ -245,7 +246,7 @@ def claim_due(
             expected=TS.SCHEDULED,
             limit=limit,
             actor_label=DELIVERY_LABEL,
-            reason=f"Sending now (worker {worker}).",
+            reason=f"Sending at {now:%H:%M:%S} UTC (worker {worker})." if ahead else f"Sending now (worker {worker}).",
             claimed_by=worker,
             lease_expires_at=now + lease_duration(),
         )
@@ -476,6 +477,8 @@ class SendContext:
     # The batch's posts' media rows (with their files), by post id: one query per batch.
     media: dict[int, list[PostMedia]] = field(default_factory=dict)
     variants: dict[int, Variant] = field(default_factory=dict)
+    # Posts' statuses re-read after waiting for the batch's time, by post id.
+    post_statuses: dict[int, str] = field(default_factory=dict)
     sent: list[_Sent] = field(default_factory=list)
 
     def _read_stops(self) -> None:
@@ -499,6 +502,7 @@ class SendContext:
         self.prepared.clear()
         self.variants.clear()
         self.media.clear()
+        self.post_statuses.clear()
 
     def load_media(self, targets: Sequence[PostTarget]) -> None:
         rows = PostMedia.objects.filter(post_id__in={t.post_id for t in targets}).select_related("asset")
@@ -554,6 +558,19 @@ class SendContext:
             if target.pk in handles:
                 target.publish_handle = self.prepared[target.pk] = handles[target.pk]["publish_handle"]
 
+    def check_prepared(self, targets: Sequence[PostTarget]) -> None:
+        """Look once more at the platform-side handles (containers) of targets whose time has not come.
+
+        Done after the batch's checks, when the platform has processed most of
+        them: a container found ready now needs one call less in the due second.
+        """
+        for target in targets:
+            handle = self.prepared.get(target.pk)
+            when = send_time(target)
+            if handle and not self._prepares_locally(target) and when is not None and when > timezone.now():
+                account = target.social_account
+                self.provider(account).check_prepared(self.credentials_for(account), handle)
+
     def _prepares_locally(self, target: PostTarget) -> bool:
         try:
             return self.provider(target.social_account).prepares_locally
@@ -581,6 +598,27 @@ class SendContext:
         if target.workspace_id in self.published_today:
             self.published_today[target.workspace_id] += 1
         return Outcome.PUBLISHED
+
+    def wait_for(self, target: PostTarget, batch: Sequence[PostTarget]) -> None:
+        """Sleep until `target` may go out; after a wait worth noticing, re-read `batch`'s posts' statuses.
+
+        Only targets claimed ahead of their time wait. The emergency stops are
+        re-read anyway (`stop_reason`); one query brings the posts up to date,
+        so that a post cancelled or taken back to review meanwhile is not sent.
+        """
+        when = send_time(target)
+        delay = (when - timezone.now()).total_seconds() if when is not None else 0.0
+        if delay <= 0:
+            return
+        time.sleep(delay)
+        if delay >= _stop_recheck_seconds():
+            self.post_statuses.update(
+                Post.objects.filter(pk__in={t.post_id for t in batch}).values_list("pk", "status")
+            )
+
+    def post_status(self, target: PostTarget) -> str:
+        """The post's status as last read: when the batch was claimed, or after a wait for its time."""
+        return self.post_statuses.get(target.post_id, target.post.status)
 
     def should_flush(self) -> bool:
         return bool(self.sent) and (timezone.now() - self.sent[0].at).total_seconds() >= _flush_seconds()
@@ -623,28 +661,46 @@ class SendContext:
 def deliver_claimed(
     targets: Sequence[PostTarget], *, worker: str, context: SendContext | None = None
 ) -> dict[int, str]:
-    """Send targets `worker` has claimed, one after the other; return each one's `Outcome` by id.
+    """Send targets `worker` has claimed, each at its time; return each one's `Outcome` by id.
 
-    A bug while handling one target is logged and does not stop the others; that
-    target keeps its lease, and the sweep recovers it when the lease runs out
-    (reconciling before any resend). Successful sends are recorded at the end,
-    or every `PUBLISH_FLUSH_SECONDS` when the platforms are slow.
+    Everything that can be done before a target's time is done first, for the
+    whole batch: the checks, the handles, the content and its validation. Then
+    each target waits for its time (only those the dispatcher claimed ahead of
+    it wait), the emergency stops (and, after a wait, the posts' statuses) are
+    looked at once more, and it is sent. A bug while handling one target is
+    logged and does not stop the others; that target keeps its lease, and the
+    sweep recovers it when the lease runs out (reconciling before any resend).
+    Successful sends are recorded at the end, or every `PUBLISH_FLUSH_SECONDS`
+    when the platforms are slow.
     """
     context = context or SendContext(worker=worker)
     context.start_batch()
     outcomes: dict[int, str] = {}
+    ready: list[PostTarget] = []
     try:
         context.load_media(targets)
         context.prepare_handles(targets)
         for target in targets:
             try:
                 now = timezone.now()
-                outcomes[target.pk] = _check_before_sending(target, worker=worker, now=now, context=context) or _send(
+                outcome = _check_before_sending(target, worker=worker, now=now, context=context) or _check_content(
                     target, worker=worker, context=context
                 )
             except Exception:
-                logger.exception("Target %s: delivery failed unexpectedly; the sweep will recover it.", target.pk)
-                outcomes[target.pk] = Outcome.ERROR
+                outcome = _unexpected(target)
+            if outcome:
+                outcomes[target.pk] = outcome
+            else:
+                ready.append(target)
+        context.check_prepared(ready)
+        for index, target in enumerate(ready):
+            try:
+                context.wait_for(target, ready[index:])
+                outcomes[target.pk] = _check_at_send_time(target, worker=worker, context=context) or _send(
+                    target, worker=worker, context=context
+                )
+            except Exception:
+                outcomes[target.pk] = _unexpected(target)
             if context.should_flush():
                 outcomes.update(context.flush())
     finally:
@@ -652,38 +708,29 @@ def deliver_claimed(
     return outcomes
 
 
+def _unexpected(target: PostTarget) -> str:
+    logger.exception("Target %s: delivery failed unexpectedly; the sweep will recover it.", target.pk)
+    return Outcome.ERROR
+
+
+def send_time(target: PostTarget) -> datetime | None:
+    """When a claimed target may go out: its scheduled time, or its retry time if that is later."""
+    times = [when for when in (target.scheduled_at, target.next_attempt_at) if when is not None]
+    return max(times, default=None)
+
+
 def _check_before_sending(target: PostTarget, *, worker: str, now: datetime, context: SendContext) -> str:
     """Re-check everything that may have changed since the target was scheduled; "" to go ahead."""
-    workspace, account, post = target.workspace, target.social_account, target.post
-    stop = context.stop_reason(workspace.pk)
-    if stop:
-        done = _finish(
-            target,
-            TS.SCHEDULED,
-            worker=worker,
-            reason=f"Held back: {stop}",
-            next_attempt_at=now + _stop_recheck(),
-        )
-        return Outcome.HELD if done else Outcome.LOST_LEASE
+    workspace, account = target.workspace, target.social_account
+    held = _held_back(target, worker=worker, context=context)
+    if held:
+        return held
     problem = _account_problem(account)
     if problem:
         return _fail(target, worker=worker, kind=KIND_ACCOUNT, message=problem)
-    if post.status == PS.CANCELLED:
-        done = _finish(
-            target, TS.SCHEDULED, then=TS.CANCELLED, worker=worker, reason="The post was cancelled; not published."
-        )
-        return Outcome.CANCELLED if done else Outcome.LOST_LEASE
-    if post.status in BACK_IN_REVIEW_POST_STATUSES:
-        done = _finish(
-            target,
-            TS.SCHEDULED,
-            then=TS.PENDING,
-            worker=worker,
-            reason=f"The post is {post.get_status_display().lower()} again; it waits until it is approved.",
-        )
-        return Outcome.PENDING if done else Outcome.LOST_LEASE
-    if post.status not in PUBLISHABLE_POST_STATUSES:  # a status added later: fail loudly rather than guess
-        return _fail(target, worker=worker, kind=KIND_POST, message=f"The post is {post.status}; it was not published.")
+    changed = _post_changed(target, worker=worker, context=context)
+    if changed:
+        return changed
     # Two workers finishing the day's last slot at once may both pass: the plan limit
     # is a business limit, not a safety one, and one post over is better than a lock
     # on the workspace around every publish call.
@@ -705,6 +752,63 @@ def _check_before_sending(target: PostTarget, *, worker: str, now: datetime, con
             return Outcome.LOST_LEASE
         _enqueue_delivery(target, eta=when)
         return Outcome.WAITING
+    return ""
+
+
+def _check_at_send_time(target: PostTarget, *, worker: str, context: SendContext) -> str:
+    """The last look just before sending: an emergency stop, or the post taken back since the batch was checked."""
+    return _held_back(target, worker=worker, context=context) or _post_changed(target, worker=worker, context=context)
+
+
+def _held_back(target: PostTarget, *, worker: str, context: SendContext) -> str:
+    """Under an emergency stop, the target goes back to scheduled (to be sent once it is lifted)."""
+    stop = context.stop_reason(target.workspace_id)
+    if not stop:
+        return ""
+    done = _finish(
+        target,
+        TS.SCHEDULED,
+        worker=worker,
+        reason=f"Held back: {stop}",
+        next_attempt_at=timezone.now() + _stop_recheck(),
+    )
+    return Outcome.HELD if done else Outcome.LOST_LEASE
+
+
+def _post_changed(target: PostTarget, *, worker: str, context: SendContext) -> str:
+    """The post was cancelled or taken back to review: the target follows it instead of going out."""
+    status = context.post_status(target)
+    if status == PS.CANCELLED:
+        done = _finish(
+            target, TS.SCHEDULED, then=TS.CANCELLED, worker=worker, reason="The post was cancelled; not published."
+        )
+        return Outcome.CANCELLED if done else Outcome.LOST_LEASE
+    if status in BACK_IN_REVIEW_POST_STATUSES:
+        done = _finish(
+            target,
+            TS.SCHEDULED,
+            then=TS.PENDING,
+            worker=worker,
+            reason=f"The post is {PS(status).label.lower()} again; it waits until it is approved.",
+        )
+        return Outcome.PENDING if done else Outcome.LOST_LEASE
+    if status not in PUBLISHABLE_POST_STATUSES:  # a status added later: fail loudly rather than guess
+        return _fail(target, worker=worker, kind=KIND_POST, message=f"The post is {status}; it was not published.")
+    return ""
+
+
+def _check_content(target: PostTarget, *, worker: str, context: SendContext) -> str:
+    """Have the account's token at hand and the content valid for the platform; "" to go ahead."""
+    account = target.social_account
+    try:
+        provider = context.provider(account)
+        context.credentials_for(account)
+    except TokenUnavailable as exc:
+        return _token_unavailable(target, worker=worker, exc=exc)
+    validation = provider.validate(context.variant(target))
+    if not validation.is_valid:
+        problems = "; ".join(issue.message for issue in validation.issues if issue.is_blocking)
+        return _fail(target, worker=worker, kind=ErrorKind.INVALID_CONTENT, message=problems)
     return ""
 
 
@@ -732,17 +836,11 @@ def _start_sending(target: PostTarget, *, worker: str, handle: str) -> bool:
 
 
 def _send(target: PostTarget, *, worker: str, context: SendContext) -> str:
+    """Publish a checked target (`_check_content` has its provider, token and content ready)."""
     account = target.social_account
-    try:
-        provider = context.provider(account)
-        credentials = context.credentials_for(account)
-    except TokenUnavailable as exc:
-        return _token_unavailable(target, worker=worker, exc=exc)
+    provider = context.provider(account)
+    credentials = context.credentials_for(account)
     variant = context.variant(target)
-    validation = provider.validate(variant)
-    if not validation.is_valid:
-        problems = "; ".join(issue.message for issue in validation.issues if issue.is_blocking)
-        return _fail(target, worker=worker, kind=ErrorKind.INVALID_CONTENT, message=problems)
 
     refreshed = False
     while True:

@@ -8,6 +8,7 @@ claim and the compare-and-set turn a repeat into a no-op).
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import shared_task
@@ -27,16 +28,20 @@ def deliver_target_task(self: Any, target_id: int) -> str:
     return outcome
 
 
+def _moment(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp is not None else None
+
+
 @shared_task(name="publishing.dispatch_due")
-def dispatch_due_task() -> int:
-    """The on-time trigger (one message per due second): fan out drains for what is due."""
-    return len(dispatch_due())
+def dispatch_due_task(due: float | None = None) -> int:
+    """The on-time trigger (one message per due second, `due`, sent a little ahead): fan out drains."""
+    return len(dispatch_due(due=_moment(due)))
 
 
 @shared_task(name="publishing.drain_due", bind=True)
-def drain_due_task(self: Any, batch: int | None = None) -> dict[str, int]:
-    """Claim and send due targets, `batch` at a time, until none is left."""
-    outcomes = drain(worker=worker_id(self.request.hostname, self.request.id), batch=batch)
+def drain_due_task(self: Any, batch: int | None = None, due: float | None = None) -> dict[str, int]:
+    """Claim and send targets due (by `due`, a timestamp, if given), `batch` at a time, until none is left."""
+    outcomes = drain(worker=worker_id(self.request.hostname, self.request.id), batch=batch, due=_moment(due))
     if outcomes:
         logger.info("Drain: %s", dict(outcomes))
     return dict(outcomes)

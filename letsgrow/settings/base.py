@@ -424,6 +424,9 @@ PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=50)
 PUBLISH_MAX_DRAINS = env.int("PUBLISH_MAX_DRAINS", default=16)
 PUBLISH_DRAIN_SECONDS = env.int("PUBLISH_DRAIN_SECONDS", default=60)
 PUBLISH_DISPATCH_HORIZON_SECONDS = env.int("PUBLISH_DISPATCH_HORIZON_SECONDS", default=300)
+# How long before a due second its trigger fires: drains claim and check the targets, and
+# prepare their requests, during that lead, then send each one at its time.
+PUBLISH_PREPARE_SECONDS = env.float("PUBLISH_PREPARE_SECONDS", default=3.0)
 # While sending a batch, the emergency stops are re-read at least this often.
 PUBLISH_STOP_RECHECK_MS = env.int("PUBLISH_STOP_RECHECK_MS", default=250)
 # Task modules outside `tasks.py`, which autodiscovery does not find.

@@ -321,6 +321,12 @@ class Provider:
         """Obtain or choose the platform-side handle to save *before* `publish`; "" if there is none."""
         return ""
 
+    def check_prepared(self, credentials: Credentials, handle: str) -> None:
+        """Look once at a handle `prepare` just made, ahead of the due time, so that `publish` has less to do then.
+
+        Never raises: whatever is not known here, `publish` finds out itself.
+        """
+
     def publish(self, credentials: Credentials, variant: Variant, *, handle: str = "") -> PublishResult:
         raise NotImplementedError
 

@@ -6,7 +6,7 @@ with test_error_handling, test_sweep and test_claim_race.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -55,12 +55,18 @@ def connected_account(workspace, platform: str = "x", username: str = "delivery_
     )
 
 
-def due_target(account: SocialAccount, *, ago: timedelta = timedelta(seconds=5), **fields) -> PostTarget:
-    """A scheduled target of a scheduled post, due `ago` ago."""
+def due_target(
+    account: SocialAccount, *, ago: timedelta = timedelta(seconds=5), at: datetime | None = None, **fields
+) -> PostTarget:
+    """A scheduled target of a scheduled post, due `ago` ago (or `at`)."""
     post = PostFactory(workspace=account.workspace, status=fields.pop("post_status", PS.SCHEDULED))
     fields.setdefault("status", TS.SCHEDULED)
     return PostTargetFactory(
-        post=post, workspace=account.workspace, social_account=account, scheduled_at=timezone.now() - ago, **fields
+        post=post,
+        workspace=account.workspace,
+        social_account=account,
+        scheduled_at=at or timezone.now() - ago,
+        **fields,
     )
 
 

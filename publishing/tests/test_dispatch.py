@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -15,6 +16,7 @@ from content.models import Post
 from publishing import delivery
 from publishing.delivery import Outcome, deliver_claimed
 from publishing.dispatch import drain, request_dispatch
+from publishing.emulator.platforms.threads import ThreadsEmulator
 from publishing.models import EmergencyStop, PostEvent, PostTarget
 from publishing.tasks import dispatch_due_task, drain_due_task
 from publishing.tests.factories import PostTargetFactory
@@ -51,7 +53,8 @@ def drains(monkeypatch):
 # --------------------------------------------------------------------------- the trigger
 
 
-def test_a_trigger_is_sent_for_its_second_after_commit(triggers, django_capture_on_commit_callbacks):
+def test_a_trigger_is_sent_ahead_of_its_second_after_commit(settings, triggers, django_capture_on_commit_callbacks):
+    settings.PUBLISH_PREPARE_SECONDS = 3
     now = timezone.now().replace(microsecond=0)
     at = now + timedelta(seconds=30, milliseconds=400)
 
@@ -61,11 +64,23 @@ def test_a_trigger_is_sent_for_its_second_after_commit(triggers, django_capture_
 
     for callback in callbacks:
         callback()
-    # Rounded up: at 30.0 s nothing would be due yet.
-    triggers.assert_called_once_with(eta=now + timedelta(seconds=31))
+    # Rounded up: at 30.0 s nothing would be due yet. Fired 3 s ahead: the drains prepare meanwhile.
+    due = now + timedelta(seconds=31)
+    triggers.assert_called_once_with(eta=due - timedelta(seconds=3), kwargs={"due": due.timestamp()})
 
 
-def test_one_trigger_per_second(triggers, django_capture_on_commit_callbacks):
+def test_a_trigger_for_a_second_closer_than_the_lead_fires_at_once(
+    settings, triggers, django_capture_on_commit_callbacks
+):
+    settings.PUBLISH_PREPARE_SECONDS = 3
+    now = timezone.now().replace(microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert request_dispatch(at=now + timedelta(seconds=1), now=now)
+    triggers.assert_called_once_with(eta=None, kwargs={"due": (now + timedelta(seconds=1)).timestamp()})
+
+
+def test_one_trigger_per_second(settings, triggers, django_capture_on_commit_callbacks):
+    settings.PUBLISH_PREPARE_SECONDS = 0
     now = timezone.now().replace(microsecond=0)
     with django_capture_on_commit_callbacks(execute=True):
         asked = [request_dispatch(at=now + timedelta(seconds=10), now=now) for _ in range(50)]
@@ -89,7 +104,7 @@ def test_a_time_beyond_the_horizon_is_left_to_the_sweep(settings, triggers, djan
 def test_a_past_time_is_dispatched_now(triggers, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         assert request_dispatch(at=timezone.now() - timedelta(minutes=1))
-    triggers.assert_called_once_with(eta=None)
+    triggers.assert_called_once_with(eta=None, kwargs={})
 
 
 def test_a_broker_outage_does_not_undo_the_schedule(monkeypatch, django_capture_on_commit_callbacks):
@@ -181,6 +196,7 @@ def _queries_to_drain(n: int, account, settings) -> int:
 
 def test_a_batch_costs_a_constant_number_of_queries(settings, emulator):
     """The per-target database work is gone from the hot path: 20 targets cost what 2 do."""
+    settings.PUBLISH_STOP_RECHECK_MS = 60_000  # one read of the stops per drain, however long the batch takes
     account = connected_account(agency_workspace())
 
     two = _queries_to_drain(2, account, settings)
@@ -312,3 +328,101 @@ def test_the_worker_warm_up_makes_no_network_call(monkeypatch, caplog):
     delivery.warm_up()
 
     assert "failed" not in caplog.text
+
+
+# --------------------------------------------------------------------------- ahead of the due second
+
+
+def test_a_trigger_ahead_of_its_second_fans_out_larger_batches_for_it(
+    settings, emulator, drains, django_capture_on_commit_callbacks
+):
+    settings.PUBLISH_BATCH_SIZE = 2
+    settings.PUBLISH_MAX_DRAINS = 2
+    account = connected_account(agency_workspace())
+    due = timezone.now().replace(microsecond=0) + timedelta(seconds=3)
+    for _ in range(7):
+        due_target(account, at=due)
+    due_target(account, ago=timedelta(seconds=-60))  # later: not this trigger's
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatch_due_task(due=due.timestamp()) == 7
+
+    # Ahead of time the whole burst is claimed at once: batches up to 4 x 2, for that second.
+    assert drains.call_args_list == [mock.call(kwargs={"batch": 4, "due": due.timestamp()})] * 2
+
+
+def test_a_drain_ahead_of_the_second_claims_at_once_and_sends_each_target_at_its_time(settings, emulator):
+    settings.PUBLISH_STOP_RECHECK_MS = 60_000
+    account = connected_account(agency_workspace())
+    started = timezone.now()
+    due = started + timedelta(milliseconds=1500)
+    targets = [due_target(account, at=due, text=f"On the dot {n}") for n in range(3)]
+
+    outcomes = drain(worker=WORKER, due=due)
+
+    assert outcomes == {Outcome.PUBLISHED: 3}
+    for target in targets:
+        target.refresh_from_db()
+        claim = target.events.get(to_status=TS.PUBLISHING)
+        assert claim.created_at < target.scheduled_at  # claimed (and checked, and prepared) ahead
+        assert claim.reason.startswith(f"Sending at {due:%H:%M:%S} UTC")
+        assert target.status == TS.PUBLISHED
+        assert target.published_at >= target.scheduled_at  # never early
+    made = [datetime.fromisoformat(entry["at"]) for entry in posts_made(emulator, account)]
+    assert len(made) == 3 and min(made) >= due
+
+
+def test_a_stop_switched_on_while_a_batch_waits_for_its_time_holds_it(settings, emulator, monkeypatch):
+    account = connected_account(agency_workspace())
+    due = timezone.now() + timedelta(seconds=1)
+    target = due_target(account, at=due)
+    real_sleep = time.sleep
+
+    def stop_meanwhile(seconds):
+        EmergencyStop.objects.update_or_create(workspace=account.workspace, defaults={"is_active": True})
+        real_sleep(seconds)
+
+    monkeypatch.setattr(delivery.time, "sleep", stop_meanwhile)
+
+    assert drain(worker=WORKER, due=due) == {Outcome.HELD: 1}
+    assert posts_made(emulator, account) == []
+    target.refresh_from_db()
+    assert (target.status, target.attempts) == (TS.SCHEDULED, 0)
+
+
+def test_a_post_taken_back_while_a_batch_waits_is_not_sent(settings, emulator, monkeypatch):
+    account = connected_account(agency_workspace())
+    due = timezone.now() + timedelta(seconds=1)
+    target = due_target(account, at=due)
+    real_sleep = time.sleep
+
+    def taken_back_meanwhile(seconds):
+        Post.objects.filter(pk=target.post_id).update(status=PS.PENDING_REVIEW)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(delivery.time, "sleep", taken_back_meanwhile)
+
+    assert drain(worker=WORKER, due=due) == {Outcome.PENDING: 1}
+    assert posts_made(emulator, account) == []
+    target.refresh_from_db()
+    assert target.status == TS.PENDING
+
+
+def test_threads_containers_claimed_ahead_are_checked_before_the_due_second(settings, emulator, monkeypatch):
+    """In the due second a container that was FINISHED ahead of it is published without asking again."""
+    settings.PUBLISH_STOP_RECHECK_MS = 60_000
+    monkeypatch.setattr(ThreadsEmulator, "processing_seconds", 0.0)  # processed by the time it is looked at
+    account = connected_account(agency_workspace(), "threads", "ahead")
+    due = timezone.now() + timedelta(milliseconds=1500)
+    targets = [due_target(account, at=due, text=f"Ahead {n}") for n in range(2)]
+
+    assert drain(worker=WORKER, due=due) == {Outcome.PUBLISHED: 2}
+
+    log = emulator.requests(platform="threads")
+    status_checks = [e for e in log if e["method"] == "GET" and "status" in e["query"].get("fields", "")]
+    publishes = [e for e in log if e["method"] == "POST" and e["path"].endswith("/threads_publish")]
+    assert len(status_checks) == 2 and all(datetime.fromisoformat(e["at"]) < due for e in status_checks)
+    assert len(publishes) == 2 and all(datetime.fromisoformat(e["at"]) >= due for e in publishes)
+    for target in targets:
+        target.refresh_from_db()
+        assert target.status == TS.PUBLISHED and target.remote_url

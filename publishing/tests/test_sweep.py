@@ -95,8 +95,10 @@ def test_targets_due_soon_get_a_trigger_for_their_second(settings, sent, run_swe
     report = run_sweep()
 
     assert report.dispatched == []
-    assert [call.kwargs["eta"] for call in sent["trigger"].call_args_list] == [
-        soon.scheduled_at.replace(microsecond=0) + timedelta(seconds=1 if soon.scheduled_at.microsecond else 0)
+    second = soon.scheduled_at.replace(microsecond=0) + timedelta(seconds=1 if soon.scheduled_at.microsecond else 0)
+    # Fired the lead ahead of the second, for that second.
+    assert [call.kwargs for call in sent["trigger"].call_args_list] == [
+        {"eta": second - timedelta(seconds=settings.PUBLISH_PREPARE_SECONDS), "kwargs": {"due": second.timestamp()}}
     ]
     # Asked once per second: the next sweep does not ask again.
     run_sweep()
