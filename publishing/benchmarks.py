@@ -999,6 +999,8 @@ class Figures:
     chaos: dict[str, int] = field(default_factory=dict)
     # CPU seconds each part used from the due time until the end, and the whole machine (see Stack.cpu_seconds).
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    # How fast this machine runs Python (`reference_cpu_ms`): compare runs on different machines with it.
+    reference_ms: float = 0.0
 
     @property
     def is_clean(self) -> bool:
@@ -1037,10 +1039,30 @@ class Figures:
                 rows.append(("worker cpu/target", f"{per_target:.1f} ms"))
         for key, value in self.chaos.items():
             rows.append((key.replace("_", " "), str(value)))
+        if self.reference_ms:
+            rows.append(("machine speed", f"reference loop {self.reference_ms:.0f} ms of CPU (lower is faster)"))
         width = max(len(name) for name, _ in rows)
         lines = [title, "-" * len(title)]
         lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
         return "\n".join(lines)
+
+
+def reference_cpu_ms(rounds: int = 5) -> float:
+    """CPU milliseconds this machine takes for a fixed piece of pure Python (the best of `rounds`).
+
+    Figures from machines of different speeds are not comparable as they are:
+    this puts a number on the difference (a box twice as slow shows about twice
+    the figure). Measured before the run, with the box otherwise idle.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        total = 0
+        for n in range(1_000_000):
+            total += n % 7
+        json.loads(json.dumps([{"n": n, "text": f"post {n}"} for n in range(20_000)]))
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
 
 
 def measure(
@@ -1205,6 +1227,7 @@ def run_benchmark(options: RunOptions, chaos: ChaosOptions | None = None) -> Fig
     them all ends before it. The figures cover the due time until every target
     settled or the deadline passed. Processes and data are always cleaned up.
     """
+    reference_ms = reference_cpu_ms()
     with benchmark_run(options) as (stack, workload):
         log(f"Creating and approving {options.targets} posts")
         seconds_per_post = create_posts(workload, options.targets)
@@ -1237,6 +1260,7 @@ def run_benchmark(options: RunOptions, chaos: ChaosOptions | None = None) -> Fig
             scheduled_by=scheduled_by,
         )
         figures.cpu_seconds = cpu
+        figures.reference_ms = reference_ms
         if trouble:
             figures.chaos = trouble.done
         stack.keep_logs = stack.keep_logs or not figures.is_clean
