@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import html
 import itertools
@@ -24,8 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import regex
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 # Fault kinds every platform answers in its own documented way.
@@ -46,6 +49,19 @@ EMULATOR_CLIENT_SECRET = "letsgrow-emulator-secret"  # noqa: S105 (a public, loc
 
 def now() -> datetime:
     return datetime.now(tz=UTC)
+
+
+_GRAPHEME = regex.compile(r"\X")
+
+
+def count_graphemes(text: str) -> int:
+    """User-perceived characters: Unicode extended grapheme clusters (UAX #29), as `_GRAPHEME` finds them.
+
+    ASCII text needs no regex: there, only CR LF is one cluster of two characters.
+    """
+    if text.isascii():
+        return len(text) - text.count("\r\n")
+    return len(_GRAPHEME.findall(text))
 
 
 def account_id_for(platform: str, username: str) -> str:
@@ -235,6 +251,33 @@ class EmulatorState:
             self.requests.append(entry)
 
 
+# --------------------------------------------------------------------------- requests
+
+
+_MISSING = object()
+
+
+class _EnvironHeaders(EnvironHeaders):
+    """werkzeug's request headers, with `get` answering a missing header without raising KeyError.
+
+    Requests look up headers they do not carry (Transfer-Encoding, Idempotency-Key, …) several
+    times each; the exception werkzeug raises and catches for each costs more than the lookup.
+    """
+
+    def get(self, key, default=None, type=None):
+        if type is not None or not isinstance(key, str):
+            return super().get(key, default, type)
+        name = key.upper().replace("-", "_")
+        value = self.environ.get(name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}", _MISSING)
+        return default if value is _MISSING else value
+
+
+class EmulatorRequest(Request):
+    def __init__(self, environ) -> None:
+        super().__init__(environ)
+        self.headers = _EnvironHeaders(environ)
+
+
 # --------------------------------------------------------------------------- responses
 
 
@@ -261,13 +304,37 @@ def bearer(request: Request) -> str:
     return header[7:].strip() if header.lower().startswith("bearer ") else ""
 
 
+@functools.lru_cache(maxsize=4096)
+def _credential_hash(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_name(key: str) -> tuple[str, bool]:
+    """(the header's name as werkzeug's EnvironHeaders spells it, whether it carries a credential)."""
+    name = (
+        key.replace("_", "-").title()
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH")
+        else key[5:].replace("_", "-").title()
+    )
+    return name, name.lower() in ("authorization", "cookie")
+
+
 def redacted_headers(request: Request) -> dict[str, str]:
-    """Headers for the log, with credentials reduced to a short hash (tests compare, nobody reads)."""
+    """Headers for the log, with credentials reduced to a short hash (tests compare, nobody reads).
+
+    The same names, values and order as `request.headers.items()` (EnvironHeaders), read
+    straight from the environ, with names and hashes cached: tokens repeat on every call.
+    """
     result = {}
-    for key, value in request.headers.items():
-        if key.lower() in ("authorization", "cookie"):
-            value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
-        result[key] = value
+    for key, value in request.environ.items():
+        if key.startswith("HTTP_"):
+            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                continue
+        elif key not in ("CONTENT_TYPE", "CONTENT_LENGTH") or not value:
+            continue
+        name, secret = _header_name(key)
+        result[name] = _credential_hash(value) if secret else value
     return result
 
 
@@ -386,13 +453,29 @@ class EmulatorApp:
 
         rules.extend(control.rules())
         self.url_map = Map(rules, strict_slashes=False)
+        # No rule depends on the host, so one adapter matches every request; werkzeug binds one
+        # per request only for what does depend on it (redirects, websocket handshakes).
+        self._adapter = self.url_map.bind("emulator.invalid")
+        # (path, method) → (endpoint, arguments): the map never changes, and paths repeat (one
+        # per account and operation). Only matches are kept; a refusal is raised each time.
+        self._match_path = functools.lru_cache(maxsize=8192)(self._adapter.match)
+
+    def match(self, environ) -> tuple[tuple[str, str], dict[str, Any]]:
+        """(endpoint, arguments) for the request, exactly as `url_map.bind_to_environ(environ).match()`."""
+        if "HTTP_UPGRADE" in environ:
+            return self.url_map.bind_to_environ(environ).match()
+        path = (environ.get("PATH_INFO") or "").encode("latin1").decode(errors="replace")
+        try:
+            endpoint, args = self._match_path(path, environ.get("REQUEST_METHOD", "GET"))
+            return endpoint, dict(args)
+        except RequestRedirect:  # its URL names this request's host
+            return self.url_map.bind_to_environ(environ).match()
 
     def __call__(self, environ, start_response):
-        request = Request(environ)
-        adapter = self.url_map.bind_to_environ(environ)
+        request = EmulatorRequest(environ)
         entry: RecordedRequest | None = None
         try:
-            endpoint, args = adapter.match()
+            endpoint, args = self.match(environ)
             if endpoint[0] == "_control":
                 from publishing.emulator import control
 
@@ -405,13 +488,13 @@ class EmulatorApp:
                     operation=method_name,
                     method=request.method,
                     path=request.path,
-                    query=request.args.to_dict(flat=True),
+                    query=request.args.to_dict(flat=True) if environ.get("QUERY_STRING") else {},
                     headers=redacted_headers(request),
                     body=request_body(request),
                     account="",
                     at=now().isoformat(),
                 )
-                request.environ["emulator.entry"] = entry
+                environ["emulator.entry"] = entry
                 response = getattr(self.platforms[slug], method_name)(request, **args)
         except DropConnection:
             response = drop_connection(request)
@@ -420,7 +503,40 @@ class EmulatorApp:
         if entry is not None:
             entry.status = response.status_code
             self.state.record(entry)
+        return wsgi_answer(response, environ, start_response)
+
+
+def wsgi_answer(response: Response, environ, start_response):
+    """`response(environ, start_response)`, as a plain list of bytes where that is the same answer.
+
+    A list lets the server send the body in one write instead of iterating it. werkzeug's own
+    path is kept for what it changes on the way out: HEAD, 1xx/204/304, Location headers,
+    a missing Content-Length, streamed bodies and close callbacks.
+    """
+    body = response.response
+    status = response.status_code
+    if (
+        type(body) is not list
+        or response.direct_passthrough
+        or response._on_close
+        or status < 200
+        or status in (204, 304)
+        or environ.get("REQUEST_METHOD") == "HEAD"
+        or not all(type(chunk) is bytes for chunk in body)
+    ):
         return response(environ, start_response)
+    headers = response.headers.to_wsgi_list()
+    has_length = False
+    for key, _value in headers:
+        lowered = key.lower()
+        if lowered == "content-length":
+            has_length = True
+        elif lowered in ("location", "content-location"):
+            return response(environ, start_response)
+    if not has_length:
+        return response(environ, start_response)
+    start_response(response.status, headers)
+    return body
 
 
 def note_account(request: Request, account: str) -> None:

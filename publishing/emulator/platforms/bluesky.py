@@ -33,7 +33,6 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-import regex
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -43,6 +42,7 @@ from publishing.emulator.core import (
     PlatformEmulator,
     Token,
     bearer,
+    count_graphemes,
     json_response,
     note_account,
     now,
@@ -89,7 +89,7 @@ def xrpc_error(status: int, error: str, message: str, headers: dict[str, str] | 
 
 
 def graphemes(text: str) -> int:
-    return len(regex.findall(r"\X", text))
+    return count_graphemes(text)
 
 
 def b32(data: bytes) -> str:

@@ -26,7 +26,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import regex
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -39,6 +38,7 @@ from publishing.emulator.core import (
     account_id_for,
     authorize_page,
     bearer,
+    count_graphemes,
     json_response,
     note_account,
     now,
@@ -101,7 +101,6 @@ INVALID_CLIENT = (
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@[\w.-]+\w+)?", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d]\w*)")
-_GRAPHEME = regex.compile(r"\X")
 
 
 def _url_end(text: str, match: re.Match[str]) -> int:
@@ -121,7 +120,7 @@ def countable_length(text: str, url_chars: int) -> int:
         pieces.append("x" * url_chars)
         position = _url_end(text, match)
     pieces.append(_MENTION.sub(lambda m: "@" + m.group(1), text[position:]))
-    return len(_GRAPHEME.findall("".join(pieces)))
+    return count_graphemes("".join(pieces))
 
 
 def _iso(moment: datetime) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import json
 import secrets
@@ -147,6 +148,7 @@ _URL = regex.compile(
 _TRAILING_PUNCTUATION = ".,:;!?'\")]}"
 _EMOJI_START = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]")
 _CASHTAG = regex.compile(r"(?<![\w$])\$[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?(?!\w)")
+_GRAPHEME = regex.compile(r"\X")
 
 
 def normalise_text(text: str) -> str:
@@ -156,6 +158,8 @@ def normalise_text(text: str) -> str:
 
 def find_urls(text: str) -> list[tuple[int, int]]:
     """(start, end) of each link X would wrap in t.co, without trailing punctuation."""
+    if "." not in text and ":" not in text:  # every link has a "://" or a "." before its domain
+        return []
     spans = []
     for match in _URL.finditer(text):
         start, end = match.span()
@@ -168,10 +172,18 @@ def find_urls(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+@functools.lru_cache(maxsize=4096)
 def _grapheme_weight(grapheme: str) -> int:
     if _EMOJI_START.match(grapheme) or "\u20e3" in grapheme or (len(grapheme) > 1 and "\ufe0f" in grapheme):
         return 2  # one emoji, however many code points (ZWJ sequences, skin tones, flags, keycaps)
     return sum(1 if any(lo <= ord(c) <= hi for lo, hi in _WEIGHT_ONE_RANGES) else 2 for c in grapheme)
+
+
+def _weight(text: str) -> int:
+    # ASCII is all in the weight-1 range and holds no emoji: each character weighs 1.
+    if text.isascii():
+        return len(text)
+    return sum(_grapheme_weight(g) for g in _GRAPHEME.findall(text))
 
 
 def weighted_length(text: str) -> int:
@@ -179,9 +191,9 @@ def weighted_length(text: str) -> int:
     text = normalise_text(text)
     total, position = 0, 0
     for start, end in find_urls(text):
-        total += sum(_grapheme_weight(g) for g in regex.findall(r"\X", text[position:start])) + URL_WEIGHT
+        total += _weight(text[position:start]) + URL_WEIGHT
         position = end
-    return total + sum(_grapheme_weight(g) for g in regex.findall(r"\X", text[position:]))
+    return total + _weight(text[position:])
 
 
 # ----------------------------------------------------------------------------- responses
@@ -560,7 +572,7 @@ class XEmulator(PlatformEmulator):
                 "visit https://docs.x.com/fundamentals/counting-characters",
                 "text",
             )
-        if len(_CASHTAG.findall(normalise_text(text))) > 1:
+        if "$" in text and len(_CASHTAG.findall(normalise_text(text))) > 1:
             return _invalid("Posts may contain at most one cashtag.", "text")  # [U] wording, self-serve rule
         return self._check_media(media_ids, token)
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-import signal
+import multiprocessing
+import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand
-from waitress import create_server
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
 
 from publishing.emulator.app import create_app
+from publishing.emulator.core import EmulatorApp
 
 SAVE_EVERY_SECONDS = 5
+# Python threads that run the app. The app holds the GIL for almost all of a call, so more
+# threads only add switching; a few let a `slow` fault or a lost response (which sleeps)
+# wait without stopping every other call.
+BLOCKING_THREADS = int(os.environ.get("EMULATOR_BLOCKING_THREADS", "4"))
+RUNTIME_THREADS = int(os.environ.get("EMULATOR_RUNTIME_THREADS", "1"))  # Rust I/O threads
 
 
 class Command(BaseCommand):
@@ -35,20 +46,52 @@ class Command(BaseCommand):
                 self.stdout.write(f"Restored the emulator's state from {state_path}.")
             except Exception as exc:  # a file from an older emulator: start afresh, say so
                 self.stderr.write(f"Could not restore {state_path} ({type(exc).__name__}); starting empty.")
-        # waitress, not werkzeug's development server: it keeps HTTP/1.1 connections alive, as the
-        # real platforms do (werkzeug closes every connection, so each call would pay a new TCP
-        # connection on both sides and the benchmarks would measure the emulator, not the engine).
-        server = create_server(
-            app, host=host, port=port, threads=16, connection_limit=2000, channel_timeout=120, ident="emulator"
+        # granian (a Rust HTTP server) in front of the WSGI app: it keeps HTTP/1.1 connections
+        # alive, as the real platforms do, and parses HTTP outside the GIL, so the emulator's one
+        # Python process spends its CPU on the platforms, not on the server. Exactly one worker
+        # process: the state lives in memory. It is forked from this one, so it starts with the
+        # state restored above, and it saves the state itself (periodically and when it stops).
+        server = Granian(
+            "publishing.emulator.app:create_app",  # only named in granian's log: the app is built above
+            address=host,
+            port=port,
+            interface=Interfaces.WSGI,
+            workers=1,
+            blocking_threads=BLOCKING_THREADS,
+            runtime_threads=RUNTIME_THREADS,
+            http=HTTPModes.http1,
+            http1_settings=HTTP1Settings(keep_alive=True, header_read_timeout=120_000),
+            backlog=2048,
+            log_level=LogLevels.warning,
         )
-        stop = threading.Event()
+        message = (
+            f"Platform emulator on http://{host}:{port} ({', '.join(sorted(app.platforms))}); "
+            f"control API at /_emulator/. Ctrl-C stops it."
+        )
+        # Once the socket listens (connections queue until the worker takes them).
+        server.on_startup(lambda: self.stdout.write(message))
+        # The worker must inherit `app` (fork), not import a fresh one (spawn).
+        multiprocessing.set_start_method("fork", force=True)
+        # honcho and the benchmark stop the emulator with SIGTERM, a person with Ctrl-C: granian's
+        # main process takes both and stops the worker with SIGTERM; the worker saves, then exits.
+        server.serve(
+            spawn_target=_worker(app, state_path),
+            target_loader=lambda _target: app,
+        )
 
-        def save() -> None:
-            if state_path:
-                state_path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = state_path.with_suffix(".tmp")
-                tmp.write_bytes(app.state.snapshot())
-                tmp.replace(state_path)
+
+def _worker(app: EmulatorApp, state_path: Path | None):
+    """The worker process's body: granian's WSGI worker, with the state saved every few seconds and at the end."""
+
+    def save() -> None:
+        if state_path:
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = state_path.with_suffix(".tmp")
+            tmp.write_bytes(app.state.snapshot())
+            tmp.replace(state_path)
+
+    def run(*args: Any, **kwargs: Any) -> None:
+        stop = threading.Event()
 
         def save_periodically() -> None:
             while not stop.wait(SAVE_EVERY_SECONDS):
@@ -56,21 +99,15 @@ class Command(BaseCommand):
 
         if state_path:
             threading.Thread(target=save_periodically, name="emulator-state", daemon=True).start()
-
-        # honcho stops its processes with SIGTERM: shut down cleanly (and save) on it too.
-        def interrupt(*_):
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, interrupt)
-        self.stdout.write(
-            f"Platform emulator on http://{host}:{port} ({', '.join(sorted(app.platforms))}); "
-            f"control API at /_emulator/. Ctrl-C stops it."
-        )
+        # granian starts every request's environ from this process's environment: variables
+        # named like request headers (HTTP_PROXY is one) would read as headers the client never
+        # sent. Nothing in the worker needs them.
+        for name in [n for n in os.environ if n.startswith("HTTP_") or n in ("CONTENT_TYPE", "CONTENT_LENGTH")]:
+            del os.environ[name]
         try:
-            server.run()
-        except KeyboardInterrupt:
-            pass
+            Granian._spawn_wsgi_worker(*args, **kwargs)
         finally:
             stop.set()
             save()
-            server.close()
+
+    return run
