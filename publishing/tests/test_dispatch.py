@@ -372,40 +372,40 @@ def test_a_drain_ahead_of_the_second_claims_at_once_and_sends_each_target_at_its
     assert len(made) == 3 and min(made) >= due
 
 
-def test_a_stop_switched_on_while_a_batch_waits_for_its_time_holds_it(settings, emulator, monkeypatch):
+def _switch_on_the_stop(target):
+    EmergencyStop.objects.update_or_create(workspace=target.workspace, defaults={"is_active": True})
+
+
+def _take_the_post_back(target):
+    Post.objects.filter(pk=target.post_id).update(status=PS.PENDING_REVIEW)
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "outcome", "status"),
+    [
+        (_switch_on_the_stop, Outcome.HELD, TS.SCHEDULED),  # sent once the stop is lifted
+        (_take_the_post_back, Outcome.PENDING, TS.PENDING),  # waits until it is approved again
+    ],
+    ids=["emergency-stop", "post-back-in-review"],
+)
+def test_what_changes_while_a_batch_waits_for_its_time_is_seen_before_sending(
+    settings, emulator, monkeypatch, meanwhile, outcome, status
+):
     account = connected_account(agency_workspace())
     due = timezone.now() + timedelta(seconds=1)
     target = due_target(account, at=due)
     real_sleep = time.sleep
 
-    def stop_meanwhile(seconds):
-        EmergencyStop.objects.update_or_create(workspace=account.workspace, defaults={"is_active": True})
+    def change_while_waiting(seconds):
+        meanwhile(target)
         real_sleep(seconds)
 
-    monkeypatch.setattr(delivery.time, "sleep", stop_meanwhile)
+    monkeypatch.setattr(delivery.time, "sleep", change_while_waiting)
 
-    assert drain(worker=WORKER, due=due) == {Outcome.HELD: 1}
+    assert drain(worker=WORKER, due=due) == {outcome: 1}
     assert posts_made(emulator, account) == []
     target.refresh_from_db()
-    assert (target.status, target.attempts) == (TS.SCHEDULED, 0)
-
-
-def test_a_post_taken_back_while_a_batch_waits_is_not_sent(settings, emulator, monkeypatch):
-    account = connected_account(agency_workspace())
-    due = timezone.now() + timedelta(seconds=1)
-    target = due_target(account, at=due)
-    real_sleep = time.sleep
-
-    def taken_back_meanwhile(seconds):
-        Post.objects.filter(pk=target.post_id).update(status=PS.PENDING_REVIEW)
-        real_sleep(seconds)
-
-    monkeypatch.setattr(delivery.time, "sleep", taken_back_meanwhile)
-
-    assert drain(worker=WORKER, due=due) == {Outcome.PENDING: 1}
-    assert posts_made(emulator, account) == []
-    target.refresh_from_db()
-    assert target.status == TS.PENDING
+    assert (target.status, target.attempts) == (status, 0)
 
 
 def test_threads_containers_claimed_ahead_are_checked_before_the_due_second(settings, emulator, monkeypatch):
