@@ -23,12 +23,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import regex
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.sansio.utils import get_current_url
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request, Response
 
 # Fault kinds every platform answers in its own documented way.
@@ -272,17 +274,79 @@ class _EnvironHeaders(EnvironHeaders):
         return default if value is _MISSING else value
 
 
+# werkzeug rebuilds the same URL prefix on every request that asks for it (media and profile
+# URLs, Link headers): a pure function of scheme, host and root path, so remembered.
+_current_url = functools.lru_cache(maxsize=256)(get_current_url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _query_pairs(query_string: bytes) -> tuple[tuple[str, str], ...]:
+    """A query string parsed as werkzeug parses `request.args` (status polls repeat theirs)."""
+    return tuple(parse_qsl(query_string.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
+
+
 class EmulatorRequest(Request):
+    """werkzeug's Request, with faster header lookups and remembered query strings and URL prefixes."""
+
     def __init__(self, environ) -> None:
         super().__init__(environ)
         self.headers = _EnvironHeaders(environ)
+
+    @cached_property
+    def args(self):
+        return self.parameter_storage_class(_query_pairs(self.query_string))
+
+    @cached_property
+    def host_url(self) -> str:
+        return _current_url(self.scheme, self.host)
+
+    @cached_property
+    def root_url(self) -> str:
+        return _current_url(self.scheme, self.host, self.root_path)
+
+
+class OwnerIndex:
+    """The records of one store dict (posts by id, …) grouped by owner, in the dict's order.
+
+    For checks that look at one owner's records on every call (duplicates, counts), so that
+    they do not walk every record of every account. The dict stays the truth: every place
+    that stores a record calls `added`, and the index rebuilds itself whenever the dict is
+    another one (reset, restore) or holds a number of records it did not see (a removal).
+    """
+
+    def __init__(self, lock: threading.RLock, owner_key: str) -> None:
+        self.lock = lock
+        self.owner_key = owner_key
+        self._records: dict[str, Any] | None = None
+        self._count = 0
+        self._groups: dict[Any, list[dict[str, Any]]] = {}
+
+    def of(self, records: dict[str, Any], owner: Any) -> list[dict[str, Any]]:
+        """`[r for r in records.values() if r[owner_key] == owner]` (do not change the list)."""
+        with self.lock:
+            if records is not self._records or len(records) != self._count:
+                groups: dict[Any, list[dict[str, Any]]] = {}
+                for record in records.values():
+                    groups.setdefault(record[self.owner_key], []).append(record)
+                self._records, self._count, self._groups = records, len(records), groups
+            return self._groups.get(owner, [])
+
+    def added(self, records: dict[str, Any], record: dict[str, Any]) -> None:
+        """Tell the index that `record` was just stored in `records` (as its last entry)."""
+        with self.lock:
+            if records is self._records and len(records) == self._count + 1:
+                self._groups.setdefault(record[self.owner_key], []).append(record)
+                self._count += 1
+            else:
+                self._records = None
 
 
 # --------------------------------------------------------------------------- responses
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(data), status=status, headers=headers or {}, mimetype="application/json")
+    # content_type, not mimetype: werkzeug adds no charset to application/json, so skip asking it.
+    return Response(json.dumps(data), status=status, headers=headers, content_type="application/json")
 
 
 class DropConnection(Exception):
@@ -294,7 +358,7 @@ def drop_connection(request: Request) -> Response:
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-    else:  # a server without raw socket access: let the client time out instead
+    else:  # a server without raw socket access (granian, in run_emulator): let the client time out instead
         time.sleep(60)
     return Response(status=204)
 
@@ -309,31 +373,45 @@ def _credential_hash(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
 
 
-@functools.lru_cache(maxsize=1024)
-def _header_name(key: str) -> tuple[str, bool]:
-    """(the header's name as werkzeug's EnvironHeaders spells it, whether it carries a credential)."""
-    name = (
-        key.replace("_", "-").title()
-        if key in ("CONTENT_TYPE", "CONTENT_LENGTH")
-        else key[5:].replace("_", "-").title()
-    )
-    return name, name.lower() in ("authorization", "cookie")
+_CONTENT_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")
+# An environ's keys, in order → (key, header name, is it a credential) for each key that is a
+# request header. Environs of one server and client repeat the same keys in the same order.
+_HEADER_PLANS: dict[tuple[str, ...], tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _header_plan(keys: tuple[str, ...]) -> tuple[tuple[str, str, bool], ...]:
+    plan = []
+    for key in keys:
+        if key in _CONTENT_KEYS:
+            name = key.replace("_", "-").title()
+        elif key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+            name = key[5:].replace("_", "-").title()
+        else:
+            continue
+        plan.append((key, name, name.lower() in ("authorization", "cookie")))
+    if len(_HEADER_PLANS) >= 1024:
+        _HEADER_PLANS.clear()
+    _HEADER_PLANS[keys] = result = tuple(plan)
+    return result
 
 
 def redacted_headers(request: Request) -> dict[str, str]:
     """Headers for the log, with credentials reduced to a short hash (tests compare, nobody reads).
 
-    The same names, values and order as `request.headers.items()` (EnvironHeaders), read
-    straight from the environ, with names and hashes cached: tokens repeat on every call.
+    The same names, values and order as `request.headers.items()` (werkzeug's EnvironHeaders
+    walks the environ), with the walk planned once per set of keys and the hashes cached:
+    tokens repeat on every call.
     """
+    environ = request.environ
+    keys = tuple(environ)
+    plan = _HEADER_PLANS.get(keys)
+    if plan is None:
+        plan = _header_plan(keys)
     result = {}
-    for key, value in request.environ.items():
-        if key.startswith("HTTP_"):
-            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-                continue
-        elif key not in ("CONTENT_TYPE", "CONTENT_LENGTH") or not value:
+    for key, name, secret in plan:
+        value = environ[key]
+        if key in _CONTENT_KEYS and not value:
             continue
-        name, secret = _header_name(key)
         result[name] = _credential_hash(value) if secret else value
     return result
 

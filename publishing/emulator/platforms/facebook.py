@@ -39,7 +39,9 @@ from publishing.emulator.core import (
     EMULATOR_CLIENT_ID,
     EMULATOR_CLIENT_SECRET,
     DropConnection,
+    EmulatorState,
     Fault,
+    OwnerIndex,
     PlatformEmulator,
     Token,
     account_id_for,
@@ -141,6 +143,10 @@ def graph_time(stamp: float) -> str:
 class FacebookEmulator(PlatformEmulator):
     slug = "facebook"
     name = "Facebook"
+
+    def __init__(self, state: EmulatorState) -> None:
+        super().__init__(state)
+        self._by_page = OwnerIndex(state.lock, "page_id")  # posts by Page (the last post, for 506)
 
     def rules(self) -> list[Rule]:
         """Graph's paths, each under a `/{version}` segment."""
@@ -547,7 +553,8 @@ class FacebookEmulator(PlatformEmulator):
     def _new_post(self, page_id: str, message: str, *, link: str = "", photos: list[str], published: bool) -> str:
         """Store a post and return its id."""
         post_id = f"{page_id}_{20_000_000_000 + self.state.next_id()}"
-        self._posts()[post_id] = {
+        posts = self._posts()
+        posts[post_id] = {
             "id": post_id,
             "page_id": page_id,
             "message": message,
@@ -557,11 +564,12 @@ class FacebookEmulator(PlatformEmulator):
             "created": time.time(),
             "deleted": False,
         }
+        self._by_page.added(posts, posts[post_id])
         return post_id
 
     def _repeats_last_post(self, page_id: str, message: str, link: str) -> bool:
         """Meta's 506: the same status twice in a row on one Page."""
-        posts = [p for p in self._posts().values() if p["page_id"] == page_id and not p["deleted"]]
+        posts = [p for p in self._by_page.of(self._posts(), page_id) if not p["deleted"]]
         if not posts:
             return False
         last = max(posts, key=lambda p: p["created"])

@@ -39,7 +39,9 @@ from publishing.emulator.core import (
     EMULATOR_CLIENT_ID,
     EMULATOR_CLIENT_SECRET,
     DropConnection,
+    EmulatorState,
     Fault,
+    OwnerIndex,
     PlatformEmulator,
     Token,
     account_id_for,
@@ -113,6 +115,10 @@ def oauth_error(error_code: str, description: str, status: int = 400) -> Respons
 class LinkedInEmulator(PlatformEmulator):
     slug = "linkedin"
     name = "LinkedIn"
+
+    def __init__(self, state: EmulatorState) -> None:
+        super().__init__(state)
+        self._by_author = OwnerIndex(state.lock, "author")  # posts by author (duplicate checks)
 
     def rules(self) -> list[Rule]:
         """LinkedIn's paths: OAuth on www.linkedin.com, the rest on api.linkedin.com (one prefix here)."""
@@ -499,6 +505,7 @@ class LinkedInEmulator(PlatformEmulator):
                 "_created": time.time(),
                 "_deleted": False,
             }
+            self._by_author.added(self._posts(), self._posts()[urn])
         if request.environ.get("linkedin.lost"):
             raise DropConnection
         return Response(status=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
@@ -532,10 +539,9 @@ class LinkedInEmulator(PlatformEmulator):
     def _duplicate_of(self, author: str, shown: str, media_ids: list[str]) -> str:
         """The URN of a live post of the author's from the last day with the same text and media, or ""."""
         day_ago = time.time() - 86400
-        for post in self._posts().values():
+        for post in self._by_author.of(self._posts(), author):
             if (
-                post["author"] == author
-                and not post["_deleted"]
+                not post["_deleted"]
                 and post["_created"] >= day_ago
                 and post["_shown"] == shown
                 and post["_media"] == media_ids

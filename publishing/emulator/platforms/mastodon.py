@@ -32,7 +32,9 @@ from werkzeug.wrappers import Request, Response
 from publishing.emulator.core import (
     AuthCode,
     DropConnection,
+    EmulatorState,
     Fault,
+    OwnerIndex,
     PlatformEmulator,
     Token,
     account_id_for,
@@ -165,6 +167,10 @@ def _grants(scopes: tuple[str, ...], needed: str) -> bool:
 class MastodonEmulator(PlatformEmulator):
     slug = "mastodon"
     name = "Mastodon"
+
+    def __init__(self, state: EmulatorState) -> None:
+        super().__init__(state)
+        self._by_account = OwnerIndex(state.lock, "account_id")  # statuses by account (profile counts)
 
     def rules(self) -> list[Rule]:
         return [
@@ -299,7 +305,7 @@ class MastodonEmulator(PlatformEmulator):
         store = self.data()
         account = store["accounts"][account_id]
         instance, username = account["instance"], account["username"]
-        own = [s for s in store["statuses"].values() if s["account_id"] == account_id]
+        own = self._by_account.of(store["statuses"], account_id)
         last = max((s["created_at"] for s in own), default=None)
         avatar = self.media_url(request, f"avatar-{account_id}")
         header = self.media_url(request, f"header-{account_id}")
@@ -707,6 +713,7 @@ class MastodonEmulator(PlatformEmulator):
                 "idempotency_key": key,
             }
             store["statuses"][record["id"]] = record
+            self._by_account.added(store["statuses"], record)
             for media_id in media_ids:
                 store["media"][media_id]["status_id"] = record["id"]
             if key:

@@ -43,7 +43,9 @@ from publishing.emulator.core import (
     EMULATOR_CLIENT_ID,
     EMULATOR_CLIENT_SECRET,
     DropConnection,
+    EmulatorState,
     Fault,
+    OwnerIndex,
     PlatformEmulator,
     Token,
     account_id_for,
@@ -273,6 +275,10 @@ class XEmulator(PlatformEmulator):
 
     slug = "x"
     name = "X"
+
+    def __init__(self, state: EmulatorState) -> None:
+        super().__init__(state)
+        self._by_author = OwnerIndex(state.lock, "author_id")  # tweets by author (duplicate checks)
 
     def rules(self) -> list[Rule]:
         return [
@@ -515,6 +521,7 @@ class XEmulator(PlatformEmulator):
                 return _problem(403, "Forbidden", DUPLICATE_DETAIL)
             tweet = self._new_tweet(token, text, media_ids, now)
             store["tweets"][tweet["id"]] = tweet
+            self._by_author.added(store["tweets"], tweet)
         data = {"id": tweet["id"], "text": tweet["text"], "edit_history_post_ids": [tweet["id"]]}
         return self._finish(fault, json_response({"data": data}, 201, headers=self._rate_headers(store, token, now)))
 
@@ -622,15 +629,13 @@ class XEmulator(PlatformEmulator):
             "x-rate-limit-reset": str(reset),
         }
 
-    @staticmethod
-    def _is_duplicate(store: dict[str, Any], account: str, text: str, now: float) -> bool:
+    def _is_duplicate(self, store: dict[str, Any], account: str, text: str, now: float) -> bool:
         wanted = text.strip()
         return any(
-            tweet["author_id"] == account
-            and not tweet["deleted"]
+            not tweet["deleted"]
             and tweet["created_ts"] > now - DUPLICATE_WINDOW_SECONDS
             and tweet["source_text"].strip() == wanted
-            for tweet in store["tweets"].values()
+            for tweet in self._by_author.of(store["tweets"], account)
         )
 
     def _new_tweet(self, token: Token, text: str, media_ids: list[str], now: float) -> dict[str, Any]:

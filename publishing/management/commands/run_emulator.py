@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,17 @@ from publishing.emulator.app import create_app
 from publishing.emulator.core import EmulatorApp
 
 SAVE_EVERY_SECONDS = 5
-# Python threads that run the app. The app holds the GIL for almost all of a call, so more
-# threads only add switching; a few let a `slow` fault or a lost response (which sleeps)
-# wait without stopping every other call.
-BLOCKING_THREADS = int(os.environ.get("EMULATOR_BLOCKING_THREADS", "4"))
-RUNTIME_THREADS = int(os.environ.get("EMULATOR_RUNTIME_THREADS", "1"))  # Rust I/O threads
+# Python threads that run the app, and Rust threads that do the HTTP I/O. The app holds the
+# GIL for almost all of a call, so more threads only add switching: measured on 2 cores with
+# 8 keep-alive clients, 1 or 2 app threads cost least (4 and 8 about 0.05-0.1 ms more per
+# call), 2 runtime threads more than 1. Two, not one, so that a call that waits (a `slow`
+# fault, a lost response, Instagram fetching a media URL from this emulator) does not stop
+# every other call meanwhile.
+BLOCKING_THREADS = 2
+RUNTIME_THREADS = 1
+# honcho and the benchmarks stop the emulator with SIGTERM, a person with Ctrl-C (SIGINT), a
+# closed terminal with SIGHUP: each saves the state and stops.
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 class Command(BaseCommand):
@@ -68,30 +76,64 @@ class Command(BaseCommand):
             f"Platform emulator on http://{host}:{port} ({', '.join(sorted(app.platforms))}); "
             f"control API at /_emulator/. Ctrl-C stops it."
         )
-        # Once the socket listens (connections queue until the worker takes them).
-        server.on_startup(lambda: self.stdout.write(message))
+
+        @server.on_startup  # the socket listens (connections wait for the worker); the worker is next
+        def started() -> None:
+            self.stdout.write(message)
+            _take_stop_signals(lambda signum: server.signal_handler_interrupt())
+
         # The worker must inherit `app` (fork), not import a fresh one (spawn).
         multiprocessing.set_start_method("fork", force=True)
-        # honcho and the benchmark stop the emulator with SIGTERM, a person with Ctrl-C: granian's
-        # main process takes both and stops the worker with SIGTERM; the worker saves, then exits.
-        server.serve(
-            spawn_target=_worker(app, state_path),
-            target_loader=lambda _target: app,
-        )
+        server.serve(spawn_target=_worker(app, state_path), target_loader=lambda _target: app)
+
+
+def _take_stop_signals(on_signal) -> None:
+    """Have one thread of this process wait for the stop signals and call `on_signal(signum)`.
+
+    granian's main thread (and its worker's) waits on a lock for the signal handler to wake it;
+    a signal the kernel hands to any other thread of the process (granian starts several) would
+    leave it asleep and the process running. So the signals are blocked here, before granian
+    starts its threads and forks the worker, which all inherit the mask: they stay pending until
+    the thread below takes them.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+    def wait() -> None:
+        while True:
+            on_signal(signal.sigwait(STOP_SIGNALS))
+
+    threading.Thread(target=wait, name="emulator-signals", daemon=True).start()
 
 
 def _worker(app: EmulatorApp, state_path: Path | None):
     """The worker process's body: granian's WSGI worker, with the state saved every few seconds and at the end."""
+    lock = threading.Lock()
 
     def save() -> None:
         if state_path:
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = state_path.with_suffix(".tmp")
-            tmp.write_bytes(app.state.snapshot())
-            tmp.replace(state_path)
+            with lock:
+                state_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = state_path.with_suffix(".tmp")
+                tmp.write_bytes(app.state.snapshot())
+                tmp.replace(state_path)
 
     def run(*args: Any, **kwargs: Any) -> None:
         stop = threading.Event()
+        # The handler the worker inherited from granian's main process; granian installs its own.
+        inherited = signal.getsignal(signal.SIGTERM)
+
+        def on_signal(signum: int) -> None:
+            if not stop.is_set():
+                stop.set()
+                save()  # now: a call still running (a slow fault, a lost response) may hold the stop up
+            while signal.getsignal(signal.SIGTERM) is inherited:  # a signal during startup
+                time.sleep(0.05)
+            handler = signal.getsignal(signal.SIGTERM)
+            if callable(handler):
+                handler(signum, None)  # granian's: stop taking requests, finish the running ones
+
+        # Still blocked (the mask came with the fork): taken by a thread of this process from now on.
+        _take_stop_signals(on_signal)
 
         def save_periodically() -> None:
             while not stop.wait(SAVE_EVERY_SECONDS):
