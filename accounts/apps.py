@@ -7,4 +7,5 @@ class AccountsConfig(AppConfig):
     """Users, workspaces, memberships and roles. The ground floor: imports no other app."""
 
     name = "accounts"
-    verbose_name = "Accounts"
+    # Not "Accounts": allauth's e-mail addresses already sit under that heading in the admin.
+    verbose_name = "Users and workspaces"

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django.views.generic import TemplateView
+from django.views.generic import RedirectView, TemplateView
 
 from letsgrow.lib.health import run_readiness_checks
+
+
+class FaviconView(RedirectView):
+    """/favicon.ico, which browsers and feed readers ask for whatever the pages link to: the static icon."""
+
+    permanent = True
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("favicon.svg")  # at request time: the hashed name exists only after collectstatic
 
 
 class HomeView(TemplateView):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.staticfiles import finders
 from django.core.management import CommandError, call_command
+from django.template.loader import render_to_string
 
 from accounts.models import Membership, User, Workspace
 from letsgrow.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD
@@ -23,6 +25,20 @@ def test_home_page_uses_the_dark_theme_and_local_assets(client):
     # No CDN: every stylesheet and script comes from our own origin.
     assert "https://" not in html.split("<body")[0]
     assert "cdn" not in html.lower()
+
+
+def test_the_site_and_the_admin_have_an_icon_and_favicon_ico_leads_to_it(client, rf):
+    request = rf.get("/admin/")
+    request.user = AnonymousUser()
+    admin_page = render_to_string("admin/base_site.html", {"title": "Staff"}, request=request)
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg"' in admin_page
+    assert finders.find("favicon.svg")
+
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/static/favicon.svg"
 
 
 @pytest.mark.parametrize(
