@@ -67,3 +67,12 @@ def _warm_up_publishing(**kwargs):
     from publishing.delivery import warm_up
 
     warm_up()
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def _keep_publishing_leases(**kwargs):
+    """Renew the leases of the targets this process sends, while it lives (publishing/leases.py)."""
+    from publishing.leases import keeper
+
+    keeper.enable()

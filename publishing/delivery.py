@@ -65,6 +65,7 @@ from publishing.connections import (
     renew_bluesky_session,
     save_refreshed_tokens,
 )
+from publishing.leases import keeper, lease_duration
 from publishing.models import PostEvent, PostTarget, SocialAccount
 from publishing.providers.base import Credentials, ErrorKind, Provider, ProviderError, PublishResult, Variant
 from publishing.stop import active_stops, is_publishing_stopped
@@ -136,10 +137,6 @@ class Outcome(StrEnum):
 
 def max_attempts() -> int:
     return int(getattr(settings, "PUBLISH_MAX_ATTEMPTS", 5))
-
-
-def lease_duration() -> timedelta:
-    return timedelta(seconds=getattr(settings, "PUBLISH_LEASE_SECONDS", 120))
 
 
 def missed_cutoff() -> timedelta:
@@ -677,6 +674,7 @@ def deliver_claimed(
     context.start_batch()
     outcomes: dict[int, str] = {}
     ready: list[PostTarget] = []
+    keeper.hold(targets, worker=worker)  # their leases are renewed while the batch has them
     try:
         context.load_media(targets)
         context.prepare_handles(targets)
@@ -704,7 +702,10 @@ def deliver_claimed(
             if context.should_flush():
                 outcomes.update(context.flush())
     finally:
-        outcomes.update(context.flush())
+        try:
+            outcomes.update(context.flush())
+        finally:
+            keeper.release(targets, worker=worker)
     return outcomes
 
 
@@ -822,8 +823,8 @@ def _start_sending(target: PostTarget, *, worker: str, handle: str) -> bool:
     expired lease lets anyone else move a `publishing` target.
     """
     now = timezone.now()
-    margin = timedelta(seconds=float(getattr(settings, "PUBLISH_LEASE_MARGIN_SECONDS", 60)))
-    lease = target.lease_expires_at
+    margin = timedelta(seconds=float(getattr(settings, "PUBLISH_LEASE_MARGIN_SECONDS", 30)))
+    lease = max(filter(None, (target.lease_expires_at, keeper.lease_of(target.pk))), default=None)
     if handle == target.publish_handle and lease is not None and lease - now > margin:
         return True  # the handle is saved already (or there is none)
     rows = PostTarget.objects.filter(

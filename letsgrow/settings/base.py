@@ -404,8 +404,13 @@ DOCUMENT_EXTRACT_MAX_SECONDS = env.float("DOCUMENT_EXTRACT_MAX_SECONDS", default
 # Publishing engine (publishing/delivery.py, sweep.py, scheduling.py)
 # ---------------------------------------------------------------------------
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=5)
-# A worker owns a "publishing" target this long; the sweep recovers it afterwards.
-PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=120)
+# A worker owns a "publishing" target this long past its last renewal; the sweep recovers it
+# afterwards. A live worker renews its targets' leases every PUBLISH_LEASE_RENEW_SECONDS
+# (publishing/leases.py), so this is how long a dead worker's targets wait, not the longest
+# a publish call may take; a publish call starts only with PUBLISH_LEASE_MARGIN_SECONDS left.
+PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=45)
+PUBLISH_LEASE_RENEW_SECONDS = env.float("PUBLISH_LEASE_RENEW_SECONDS", default=5.0)
+PUBLISH_LEASE_MARGIN_SECONDS = env.float("PUBLISH_LEASE_MARGIN_SECONDS", default=30.0)
 # A target later than this is marked missed instead of going out at a surprising time.
 PUBLISH_MISSED_CUTOFF_SECONDS = env.int("PUBLISH_MISSED_CUTOFF_SECONDS", default=2 * 3600)
 PUBLISH_BACKOFF_BASE_SECONDS = env.int("PUBLISH_BACKOFF_BASE_SECONDS", default=10)
