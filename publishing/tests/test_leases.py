@@ -42,7 +42,7 @@ def _claimed(count: int = 1, *, worker: str = WORKER) -> list[PostTarget]:
 
 
 @pytest.mark.django_db
-def test_renewing_moves_the_held_leases_forward_in_the_database_and_in_memory(_fresh_keeper, settings):
+def test_renewing_moves_the_held_leases_forward_in_the_database_and_in_memory(_fresh_keeper, emulator, settings):
     settings.PUBLISH_LEASE_SECONDS = 45
     targets = _claimed(2)
     first_lease = targets[0].lease_expires_at
@@ -58,7 +58,7 @@ def test_renewing_moves_the_held_leases_forward_in_the_database_and_in_memory(_f
 
 
 @pytest.mark.django_db
-def test_a_target_taken_back_or_finished_is_not_renewed_and_is_forgotten(_fresh_keeper):
+def test_a_target_taken_back_or_finished_is_not_renewed_and_is_forgotten(_fresh_keeper, emulator):
     taken, finished, kept = _claimed(3)
     _fresh_keeper.hold([taken, finished, kept], worker=WORKER)
     # The sweep took one back after its lease ran out; another left `publishing` and its lease is gone.
@@ -82,7 +82,7 @@ def test_a_target_taken_back_or_finished_is_not_renewed_and_is_forgotten(_fresh_
 
 
 @pytest.mark.django_db
-def test_renewing_leaves_another_drains_claim_alone(_fresh_keeper):
+def test_renewing_leaves_another_drains_claim_alone(_fresh_keeper, emulator):
     (target,) = _claimed(1, worker="other-host/task-9")
     lease = target.lease_expires_at
     _fresh_keeper.hold([target], worker=WORKER)  # held under a name that is not the claimant's
