@@ -6,8 +6,9 @@ The engine's rules, in the order a target meets them:
   in one transaction that locks the row (`SELECT … FOR UPDATE SKIP LOCKED`,
   filtered on "scheduled and due") and then runs the state machine's
   compare-and-set. Two workers (or the ETA trigger and the sweep) can never
-  both win. The claim carries a lease (`PUBLISH_LEASE_SECONDS`) and the
-  worker's id (`claimed_by`); every later move out of `publishing` re-checks,
+  both win. The claim carries a lease (`PUBLISH_LEASE_SECONDS`, renewed while
+  the worker process lives: publishing/leases.py) and the worker's id
+  (`claimed_by`); every later move out of `publishing` re-checks,
   under a row lock, that the worker still owns it, so a worker whose lease was
   recovered by the sweep cannot overwrite what happened since.
 - **Re-check at send time.** Emergency stop (held back, stays scheduled),

@@ -11,7 +11,8 @@ nothing is left behind:
    (`plan_upcoming`);
 2. targets more than `PUBLISH_MISSED_CUTOFF_SECONDS` late become `missed`;
 3. `publishing` targets whose lease ran out become `unconfirmed` (their worker
-   may have sent them), so that
+   may have sent them; a live worker renews its leases, publishing/leases.py,
+   so a lease runs out only when its worker died or lost its database), so that
 4. unconfirmed targets whose next check has come get a reconciliation message.
 
 Dispatching does not lock anything: the sweep only enqueues, and the claim
