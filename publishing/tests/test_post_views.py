@@ -206,7 +206,7 @@ def test_the_post_page_shows_each_target_and_the_error_in_plain_words(client, wo
     assert '<span class="badge text-bg-warning" data-testid="post-status">Partially published</span>' in html
     assert '<span class="badge text-bg-success" data-testid="target-status">Published</span>' in html
     assert '<span class="badge text-bg-danger" data-testid="target-status">Failed</span>' in html
-    assert "published Sat 1 Jun 2030, 09:30" in html
+    assert "published Sat 1 Jun 2030, 09:30:04" in html
     assert 'href="https://x.com/acme_news/status/1"' in html
     assert "<strong>The connection has expired.</strong>" in html
     assert "Reconnect the account on the Connections page, then retry." in html
