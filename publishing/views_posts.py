@@ -33,6 +33,7 @@ from accounts.scoping import get_scoped_or_404
 from accounts.views.mixins import WorkspaceMixin
 from content.models import ContentDomain, MediaAsset, Post, PostMedia, Tag, Template
 from publishing import scheduling
+from publishing.delivery import KIND_ACCOUNT, KIND_LEASE, KIND_PLAN_LIMIT, KIND_POST, KIND_TOKEN, KIND_UNCONFIRMED
 from publishing.models import PostTarget, SocialAccount
 from publishing.providers import DISPLAY_NAMES
 from publishing.services import known_timezones
@@ -103,6 +104,34 @@ MISSED_HELP = (
     "It could not go out close enough to its time (for example during an outage or an emergency stop), so LetsGrow "
     "held it back rather than post it late. Retry to post it now.",
 )
+# What LetsGrow itself found (not a platform's answer): the page says so, not "<platform> said".
+OWN_ERROR_HELP: dict[str, tuple[str, str]] = {
+    KIND_PLAN_LIMIT: (
+        "Over the plan's limit",
+        "When it was due, the workspace's plan had no room left for it. Retry once there is room: the next day, "
+        "or after upgrading.",
+    ),
+    KIND_ACCOUNT: (
+        "The account could not publish",
+        "The account was disconnected or needs reconnecting. Reconnect it on the Connections page, then retry.",
+    ),
+    KIND_TOKEN: (
+        "The account's access is missing",
+        "LetsGrow holds no usable access for this account. Reconnect it on the Connections page, then retry.",
+    ),
+    KIND_POST: ("The post was not ready", "The post was no longer approved when it was due."),
+    KIND_LEASE: (
+        "Interrupted while sending",
+        "The worker sending it stopped. LetsGrow looks the post up on the platform before anything is sent again, "
+        "so it is never posted twice.",
+    ),
+    KIND_UNCONFIRMED: (
+        "Not confirmed",
+        "The platform did not say clearly whether it made the post. LetsGrow looks it up there and never sends it "
+        "twice on its own.",
+    ),
+    TS.MISSED: MISSED_HELP,
+}
 
 
 # --------------------------------------------------------------------------- rows for the templates
@@ -153,6 +182,7 @@ class TargetRow:
     error_title: str
     error_help: str
     may_retry: bool
+    platform_said: bool = False  # the error is the platform's own answer (else LetsGrow's finding)
     own_media: tuple[MediaAsset, ...] = ()  # the target's own files, when it does not take the post's
 
 
@@ -160,6 +190,8 @@ def _target_row(target: PostTarget, *, may_schedule: bool, media: Iterable[PostM
     title, help_text = "", ""
     if target.status == TS.MISSED and not target.error_kind:
         title, help_text = MISSED_HELP
+    elif target.error_kind in OWN_ERROR_HELP:
+        title, help_text = OWN_ERROR_HELP[target.error_kind]
     elif target.error_kind or target.last_error:
         title, help_text = ERROR_HELP.get(target.error_kind, UNKNOWN_ERROR)
     return TargetRow(
@@ -169,6 +201,7 @@ def _target_row(target: PostTarget, *, may_schedule: bool, media: Iterable[PostM
         error_title=title,
         error_help=help_text,
         may_retry=may_schedule and target.status in RETRYABLE,
+        platform_said=target.error_kind in ERROR_HELP,
         own_media=tuple(row.asset for row in media if row.target_id == target.pk),
     )
 

@@ -215,6 +215,32 @@ def test_the_post_page_shows_each_target_and_the_error_in_plain_words(client, wo
     assert "dispatcher" in html and "Sent." in html
 
 
+@pytest.mark.parametrize(
+    ("kind", "message", "title"),
+    [
+        ("plan_limit", "Not published: The Free plan allows 2 posts per day; upgrade to add more.", "Over the plan"),
+        ("account", "The account needs reconnecting.", "The account could not publish"),
+        ("missed", "Not published: it was 3 hours late.", "Missed its time"),
+        ("unconfirmed", "The post is not on Mastodon, and we tried 5 times; we stopped.", "Not confirmed"),
+    ],
+)
+def test_what_letsgrow_found_itself_is_not_put_in_the_platforms_mouth(
+    client, workspace, mastodon_account, kind, message, title
+):
+    post = _post(
+        workspace,
+        status=PS.FAILED,
+        text="Big news",
+        targets=[(mastodon_account, {"status": TS.FAILED, "error_kind": kind, "last_error": message})],
+    )
+
+    html = client.get(_url("post_detail", workspace, pk=post.pk)).content.decode()
+
+    assert f"<strong>{title}" in html
+    assert message.replace("'", "&#x27;") in html
+    assert "Mastodon said" not in html
+
+
 def test_retry_is_offered_for_failed_and_missed_targets_never_published_ones(client, workspace, mixed_post, x_account):
     x_target, mastodon_target = mixed_post.targets.order_by("pk")
     missed = PostTargetFactory(
