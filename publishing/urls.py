@@ -1,10 +1,10 @@
-"""Pages of publishing: connections and the OAuth callback, posts, and the emergency stop."""
+"""Pages of publishing: connections and the OAuth callback, posts, the calendar, and the emergency stop."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from publishing import views, views_posts, views_review, views_stop
+from publishing import views, views_calendar, views_posts, views_review, views_stop
 
 app_name = "publishing"
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/posts/new/", views_posts.PostCreateView.as_view(), name="post_create"),
     path("w/<slug:workspace_slug>/posts/<int:pk>/", views_posts.PostDetailView.as_view(), name="post_detail"),
     path("w/<slug:workspace_slug>/posts/<int:pk>/cancel/", views_posts.PostCancelView.as_view(), name="post_cancel"),
+    # The content calendar: the workspace's targets by month or week, in the workspace's zone.
+    path("w/<slug:workspace_slug>/calendar/", views_calendar.CalendarView.as_view(), name="calendar"),
     # The composer: edit, duplicate, and the live check of each platform's limits.
     path("w/<slug:workspace_slug>/posts/validate/", views_posts.PostValidateView.as_view(), name="post_validate"),
     path("w/<slug:workspace_slug>/posts/<int:pk>/edit/", views_posts.PostEditView.as_view(), name="post_edit"),
