@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import Membership, Workspace
 from accounts.permissions import Action, require
@@ -258,6 +259,46 @@ def _enqueue_delivery(targets: Iterable[PostTarget]) -> None:
 
     for when in sorted({target.scheduled_at for target in targets if target.scheduled_at is not None}):
         request_dispatch(at=when)
+
+
+def _check_daily_limit(workspace: Workspace, times: Sequence[datetime], *, moving: Iterable[int] = ()) -> None:
+    """Refuse times that would put more posts on one day than the workspace's plan allows.
+
+    The engine checks the plan again at send time and fails what does not fit;
+    this says so now, while the person can still choose another day. A day is
+    the workspace's local day, as the engine counts it; on it count the targets
+    published then and those scheduled (or being sent) for then, except
+    `moving` (the targets being scheduled, which `times` stand for).
+    """
+    from billing.limits import plan_for
+
+    plan = plan_for(workspace)
+    limit = plan.max_posts_per_day
+    if limit is None or not times:
+        return
+    zone = _zone(workspace.timezone)
+    wanted = Counter(when.astimezone(zone).date() for when in times)
+    for day, new in sorted(wanted.items()):
+        start = datetime.combine(day, time.min, tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+        already = (
+            PostTarget.objects.filter(workspace=workspace)
+            .filter(
+                Q(status=TS.PUBLISHED, published_at__gte=start, published_at__lt=end)
+                | Q(status__in=(TS.SCHEDULED, TS.PUBLISHING), scheduled_at__gte=start, scheduled_at__lt=end)
+            )
+            .exclude(pk__in=list(moving))
+            .count()
+        )
+        if already + new <= limit:
+            continue
+        on_day = f"{day:%a} {day.day} {day:%b}"
+        has = f"{on_day} already has {already} (published or scheduled)" if already else f"this goes to {new} accounts"
+        raise ValidationError(
+            f"The {plan.name} plan allows {limit} posts per day and {has}, so it would not all go out. "
+            "Choose another day, post to fewer accounts, or upgrade.",
+            code="plan_limit",
+        )
 
 
 def _ensure_approved(post: Post, actor: User | None) -> None:
@@ -705,6 +746,8 @@ def approve_and_schedule(
     if not targets:
         raise ValidationError("This post has no accounts left to post to.", code="targets")
     _check_usable(targets)
+    if when is not None:
+        _check_daily_limit(post.workspace, [when] * len(targets), moving=[target.pk for target in targets])
     reason = (reason or "").strip()
     _move(post, PS.APPROVED, actor=actor, reason=reason or "Approved.")
     if when is not None:
@@ -771,6 +814,7 @@ def _reschedule(post: Post, when: datetime, tz: str, actor: User | None) -> Post
     if not targets:
         raise ValidationError("Nothing of this post is waiting to go out, so there is nothing to move.", code="status")
     _check_usable(targets)
+    _check_daily_limit(post.workspace, [when] * len(targets), moving=[target.pk for target in targets])
     local = describe(when.astimezone(ZoneInfo(tz)))
     for target in targets:
         # Compare-and-set on the status without changing it: a target a worker has claimed is not moved.
@@ -831,6 +875,7 @@ def schedule_post(
     if not targets:
         raise ValidationError("This post has no accounts left to post to.", code="targets")
     _check_usable(targets)
+    _check_daily_limit(post.workspace, [when] * len(targets), moving=[target.pk for target in targets])
     _schedule_targets(post, targets, {target.pk: (when, tz) for target in targets}, actor)
     return post
 
@@ -1045,6 +1090,7 @@ def retry_target(*, target: PostTarget, actor: User, now: datetime | None = None
     if target.post.status == PS.CANCELLED:
         raise ValidationError("This post was cancelled, so it is not sent again.", code="cancelled")
     _check_usable([target])
+    _check_daily_limit(target.workspace, [now], moving=[target.pk])
     _move(
         target,
         TS.SCHEDULED,

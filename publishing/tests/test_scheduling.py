@@ -645,3 +645,81 @@ def test_editing_with_the_line_ends_a_browser_sends_changes_nothing(workspace, e
 
     post.refresh_from_db()
     assert (post.status, post.text) == (PS.APPROVED, "Line one\n\nLine two #tag")
+
+
+# --------------------------------------------------------------------------- the plan's posts per day, when scheduling
+
+
+def _on_day(workspace, status, when, **fields):
+    """A target of another post, `status` on the Berlin day of `when`."""
+    at = {"published_at": when} if status == TS.PUBLISHED else {"scheduled_at": when}
+    return PostTargetFactory(post=PostFactory(workspace=workspace, status=PS.SCHEDULED), status=status, **at, **fields)
+
+
+def test_a_day_the_free_plan_has_filled_is_refused_when_scheduling_and_another_day_is_not(
+    workspace, editor, deliveries
+):
+    # Free: 2 a day. 1 March (Berlin) already has one published and one scheduled.
+    _on_day(workspace, TS.PUBLISHED, datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    _on_day(workspace, TS.SCHEDULED, datetime(2026, 3, 1, 22, 30, tzinfo=UTC))  # 23:30 in Berlin: still the 1st
+    _on_day(workspace, TS.SCHEDULED, datetime(2026, 3, 1, 23, 30, tzinfo=UTC))  # 00:30 on the 2nd in Berlin
+    post = _approved_post(workspace)
+
+    with pytest.raises(ValidationError) as refused:
+        schedule_post(post=post, actor=editor, when_local=wall(2026, 3, 1, 18, 0), tz="Europe/Berlin", now=NOW)
+
+    assert refused.value.code == "plan_limit"
+    assert refused.value.messages == [
+        "The Free plan allows 2 posts per day and Sun 1 Mar already has 2 (published or scheduled), so it would not "
+        "all go out. Choose another day, post to fewer accounts, or upgrade."
+    ]
+    _unchanged(post)
+    schedule_post(post=post, actor=editor, when_local=wall(2026, 3, 2, 18, 0), tz="Europe/Berlin", now=NOW)
+    assert post.targets.get().status == TS.SCHEDULED
+
+
+def test_post_now_to_more_accounts_than_the_day_allows_is_refused_before_anything_goes_out(
+    workspace, editor, deliveries
+):
+    post = _approved_post(workspace, accounts=3)
+
+    with pytest.raises(ValidationError, match="allows 2 posts per day and this goes to 3 accounts"):
+        schedule_post(post=post, actor=editor, when_local=None, tz="Europe/Berlin", post_now=True, now=NOW)
+
+    _unchanged(post)
+    deliveries.assert_not_called()
+
+
+def test_moving_a_scheduled_post_within_its_day_does_not_count_it_twice(workspace, editor, deliveries):
+    _on_day(workspace, TS.PUBLISHED, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    post = _approved_post(workspace)
+    schedule_post(post=post, actor=editor, when_local=wall(2026, 3, 2, 18, 0), tz="Europe/Berlin", now=NOW)
+
+    schedule_post(post=post, actor=editor, when_local=wall(2026, 3, 2, 20, 0), tz="Europe/Berlin", now=NOW)
+
+    assert post.targets.get().scheduled_at == datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
+
+
+def test_retrying_on_a_full_day_is_refused_and_the_target_stays_failed(workspace, editor, deliveries):
+    _on_day(workspace, TS.PUBLISHED, datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    _on_day(workspace, TS.PUBLISHED, datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    failed = _on_day(workspace, TS.FAILED, datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
+
+    with pytest.raises(ValidationError, match="Sun 1 Mar already has 2"):
+        retry_target(target=failed, actor=editor, now=NOW)
+
+    failed.refresh_from_db()
+    assert failed.status == TS.FAILED
+
+
+def test_a_plan_without_a_daily_limit_schedules_any_number(workspace, editor, deliveries):
+    from billing.models import Subscription
+
+    Subscription.objects.create(workspace=workspace, plan="agency")
+    for hour in range(8, 13):
+        _on_day(workspace, TS.SCHEDULED, datetime(2026, 3, 2, hour, 0, tzinfo=UTC))
+    post = _approved_post(workspace, accounts=3)
+
+    schedule_post(post=post, actor=editor, when_local=wall(2026, 3, 2, 18, 0), tz="Europe/Berlin", now=NOW)
+
+    assert set(post.targets.values_list("status", flat=True)) == {TS.SCHEDULED}
