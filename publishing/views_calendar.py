@@ -22,6 +22,7 @@ from django.views import View
 
 from accounts.permissions import Action, can
 from accounts.views.mixins import WorkspaceMixin
+from content.models import Post
 from publishing.models import PostTarget, SocialAccount
 from publishing.views_posts import TARGET_BADGES, Platform, _platform
 
@@ -51,6 +52,7 @@ class Entry:
     published: bool  # `when` is the publication time, not the planned one
     platform: Platform
     badge: str
+    label: str  # the status in words
     excerpt: str
     muted: bool  # cancelled
     attention: str  # a border class for failed, missed or unconfirmed, else ""
@@ -143,6 +145,14 @@ def _local_midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
+def _label(target: PostTarget) -> str:
+    # A pending target on the calendar has a time the author asked for, kept until a reviewer approves
+    # the post ("Not scheduled" would read as if it had no time at all).
+    if target.status == TS.PENDING and target.post.status == Post.Status.PENDING_REVIEW:
+        return "Awaiting review"
+    return target.get_status_display()
+
+
 def _entry(target: PostTarget, zone: tzinfo) -> Entry:
     published = target.published_at is not None
     moment = target.published_at if published else target.scheduled_at
@@ -152,6 +162,7 @@ def _entry(target: PostTarget, zone: tzinfo) -> Entry:
         published=published,
         platform=_platform(target.social_account.platform),
         badge=TARGET_BADGES.get(target.status, "text-bg-secondary"),
+        label=_label(target),
         excerpt=Truncator(" ".join(target.effective_text.split())).chars(EXCERPT_CHARS),
         muted=target.status == TS.CANCELLED,
         attention=ATTENTION_BORDERS.get(target.status, ""),

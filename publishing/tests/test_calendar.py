@@ -423,3 +423,15 @@ def test_exactly_the_cap_is_not_capped(client, workspace, x_account, monkeypatch
 
     assert response.context["capped"] is False
     assert 'data-testid="calendar-capped"' not in response.content.decode()
+
+
+def test_a_time_asked_for_a_post_in_review_reads_awaiting_review(client, workspace, x_account):
+    waiting = _target(x_account, status=TS.PENDING, scheduled_at=datetime(2026, 5, 4, 9, 0, tzinfo=UTC))
+    waiting.post.status = Post.Status.PENDING_REVIEW
+    waiting.post.save(update_fields=["status"])
+
+    response = client.get(_url(workspace, month="2026-05"))
+
+    (entry,) = [entry for week in response.context["weeks"] for day in week for entry in day.entries]
+    assert entry.label == "Awaiting review"
+    assert 'data-testid="status">Awaiting review</span>' in response.content.decode()
