@@ -34,7 +34,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import Membership, Workspace
 from accounts.permissions import Action, require
@@ -261,41 +262,59 @@ def _enqueue_delivery(targets: Iterable[PostTarget]) -> None:
         request_dispatch(at=when)
 
 
+def _posts_per_local_day(
+    workspace: Workspace, zone: ZoneInfo, first: date, last: date, *, exclude: Iterable[int] = ()
+) -> Counter[date]:
+    """The workspace's posts on each local day from `first` to `last`, as the engine counts them against the plan.
+
+    A day's posts are the targets published on it and those scheduled (or being sent) for it. One query.
+    """
+    start = datetime.combine(first, time.min, tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
+    rows = (
+        PostTarget.objects.filter(workspace=workspace)
+        .filter(
+            Q(status=TS.PUBLISHED, published_at__gte=start, published_at__lt=end)
+            | Q(status__in=(TS.SCHEDULED, TS.PUBLISHING), scheduled_at__gte=start, scheduled_at__lt=end)
+        )
+        .exclude(pk__in=list(exclude))
+        .annotate(day=TruncDate(Coalesce("published_at", "scheduled_at"), tzinfo=zone))
+        .values("day")
+        .annotate(posts=Count("pk"))
+        .values_list("day", "posts")
+    )
+    return Counter(dict(rows))
+
+
+def _daily_limit(workspace: Workspace) -> tuple[str, int | None]:
+    from billing.limits import plan_for
+
+    plan = plan_for(workspace)
+    return plan.name, plan.max_posts_per_day
+
+
 def _check_daily_limit(workspace: Workspace, times: Sequence[datetime], *, moving: Iterable[int] = ()) -> None:
     """Refuse times that would put more posts on one day than the workspace's plan allows.
 
     The engine checks the plan again at send time and fails what does not fit;
     this says so now, while the person can still choose another day. A day is
-    the workspace's local day, as the engine counts it; on it count the targets
-    published then and those scheduled (or being sent) for then, except
-    `moving` (the targets being scheduled, which `times` stand for).
+    the workspace's local day, as the engine counts it (`_posts_per_local_day`),
+    leaving out `moving` (the targets being scheduled, which `times` stand for).
     """
-    from billing.limits import plan_for
-
-    plan = plan_for(workspace)
-    limit = plan.max_posts_per_day
+    plan_name, limit = _daily_limit(workspace)
     if limit is None or not times:
         return
     zone = _zone(workspace.timezone)
     wanted = Counter(when.astimezone(zone).date() for when in times)
+    counts = _posts_per_local_day(workspace, zone, min(wanted), max(wanted), exclude=moving)
     for day, new in sorted(wanted.items()):
-        start = datetime.combine(day, time.min, tzinfo=zone)
-        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-        already = (
-            PostTarget.objects.filter(workspace=workspace)
-            .filter(
-                Q(status=TS.PUBLISHED, published_at__gte=start, published_at__lt=end)
-                | Q(status__in=(TS.SCHEDULED, TS.PUBLISHING), scheduled_at__gte=start, scheduled_at__lt=end)
-            )
-            .exclude(pk__in=list(moving))
-            .count()
-        )
+        already = counts[day]
         if already + new <= limit:
             continue
         on_day = f"{day:%a} {day.day} {day:%b}"
         has = f"{on_day} already has {already} (published or scheduled)" if already else f"this goes to {new} accounts"
         raise ValidationError(
-            f"The {plan.name} plan allows {limit} posts per day and {has}, so it would not all go out. "
+            f"The {plan_name} plan allows {limit} posts per day and {has}, so it would not all go out. "
             "Choose another day, post to fewer accounts, or upgrade.",
             code="plan_limit",
         )
@@ -756,14 +775,7 @@ def approve_and_schedule(
         account_ids = sorted({target.social_account_id for target in targets})
         # Locked while slots are chosen, as in add_to_queue: two posts approved at once never share a slot.
         list(SocialAccount.objects.select_for_update().filter(pk__in=account_ids).values_list("pk", flat=True))
-        workspace_tz = post.workspace.timezone
-        plan = {
-            target.pk: (
-                next_free_slot(account=target.social_account, now=now, exclude_target_id=target.pk),
-                workspace_tz,
-            )
-            for target in targets
-        }
+        plan = _queue_slots(targets, now=now, tz=post.workspace.timezone)
     _schedule_targets(post, targets, plan, actor)
     _notify_outcome(post, Notification.Kind.APPROVED, actor, reason)
     return post
@@ -923,15 +935,24 @@ def _automation(workspace_id: int) -> AutomationSettings:
     )
 
 
-def next_free_slot(*, account: SocialAccount, now: datetime, exclude_target_id: int | None = None) -> datetime:
+def next_free_slot(
+    *,
+    account: SocialAccount,
+    now: datetime,
+    exclude_target_id: int | None = None,
+    planned: Sequence[datetime] = (),
+) -> datetime:
     """The UTC time of `account`'s next free queue slot after `now`.
 
     Slots are the account's `QueueSlot`s, or else the workspace's automation
     posting times on every day, read in the workspace's time zone. A slot is
     free when no other non-cancelled target of the account is at that instant;
     a local day that already has the automation's `posts_per_day` targets of
-    the account is skipped. A slot that does not exist that day (the hour the
-    clocks skip) is skipped; one that happens twice is its first occurrence.
+    the account is skipped, and so is a day the workspace's plan has filled
+    (its posts per day, counted with `planned`: the times already chosen for
+    the other targets being queued with this one). A slot that does not exist
+    that day (the hour the clocks skip) is skipped; one that happens twice is
+    its first occurrence.
     Raises ValidationError when nothing is free within QUEUE_HORIZON_DAYS.
     """
     workspace = account.workspace
@@ -962,9 +983,16 @@ def next_free_slot(*, account: SocialAccount, now: datetime, exclude_target_id: 
     taken = {when for when in taken_rows if when is not None}
     per_day = Counter(when.astimezone(zone).date() for when in taken)
     today = now.astimezone(zone).date()
+    _plan_name, day_limit = _daily_limit(workspace)
+    if day_limit is not None:
+        workspace_per_day = _posts_per_local_day(
+            workspace, zone, today, today + timedelta(days=QUEUE_HORIZON_DAYS), exclude=[exclude_target_id or 0]
+        ) + Counter(when.astimezone(zone).date() for when in planned)
     for offset in range(QUEUE_HORIZON_DAYS):
         day = today + timedelta(days=offset)
         if per_day[day] >= automation.posts_per_day:
+            continue
+        if day_limit is not None and workspace_per_day[day] >= day_limit:
             continue
         for time_of_day in per_weekday.get(day.weekday(), []):
             try:
@@ -1002,13 +1030,23 @@ def add_to_queue(*, post: Post, actor: User, now: datetime | None = None) -> Pos
     _check_usable(targets)
     account_ids = sorted({target.social_account_id for target in targets})
     list(SocialAccount.objects.select_for_update().filter(pk__in=account_ids).values_list("pk", flat=True))
-    tz = post.workspace.timezone
-    plan = {
-        target.pk: (next_free_slot(account=target.social_account, now=now, exclude_target_id=target.pk), tz)
-        for target in targets
-    }
+    plan = _queue_slots(targets, now=now, tz=post.workspace.timezone)
     _schedule_targets(post, targets, plan, actor)
     return post
+
+
+def _queue_slots(targets: Sequence[PostTarget], *, now: datetime, tz: str) -> dict[int, tuple[datetime, str]]:
+    """Each target's next free slot; each choice counts against the plan's day for the next ones."""
+    plan: dict[int, tuple[datetime, str]] = {}
+    for target in targets:
+        when = next_free_slot(
+            account=target.social_account,
+            now=now,
+            exclude_target_id=target.pk,
+            planned=[chosen for chosen, _tz in plan.values()],
+        )
+        plan[target.pk] = (when, tz)
+    return plan
 
 
 @transaction.atomic

@@ -362,3 +362,30 @@ def test_ensure_default_slots_fills_accounts_without_a_schedule(workspace, accou
         (MON, time(8, 0))
     ]
     assert QueueSlot.objects.count() == 15
+
+
+# --------------------------------------------------------------------------- the plan's posts per day
+
+
+def test_the_queue_skips_a_day_the_plan_has_filled_for_the_workspace(workspace, editor, account, deliveries):
+    # Free: 2 posts a day. Tuesday already has two of the workspace's posts, on another account.
+    other = SocialAccountFactory(workspace=workspace, handle="other")
+    _taken(other, datetime(2026, 4, 7, 7, 0, tzinfo=UTC), status=TS.PUBLISHED)  # published earlier
+    PostTarget.objects.filter(social_account=other).update(published_at=datetime(2026, 4, 7, 7, 0, 5, tzinfo=UTC))
+    _taken(other, datetime(2026, 4, 7, 16, 0, tzinfo=UTC))
+    _slots(account, (TUE, "15:00"), (WED, "09:00"))
+
+    assert _queued_at(workspace, editor, account) == datetime(2026, 4, 8, 7, 0, tzinfo=UTC)  # Wednesday 09:00
+
+
+def test_queueing_one_post_to_more_accounts_than_a_day_allows_spills_into_the_next_day(workspace, editor, deliveries):
+    accounts = [SocialAccountFactory(workspace=workspace, handle=f"shop{n}") for n in range(3)]
+    for account in accounts:
+        _slots(account, (TUE, "15:00"), (WED, "09:00"))
+    post = _approved_post(workspace, *accounts)
+
+    add_to_queue(post=post, actor=editor, now=TUESDAY_NOON_BERLIN)
+
+    times = sorted(post.targets.values_list("scheduled_at", flat=True))
+    tuesday_15, wednesday_9 = datetime(2026, 4, 7, 13, 0, tzinfo=UTC), datetime(2026, 4, 8, 7, 0, tzinfo=UTC)
+    assert times == [tuesday_15, tuesday_15, wednesday_9]
