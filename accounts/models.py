@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
@@ -100,6 +101,14 @@ class Workspace(models.Model):
     @property
     def is_onboarded(self) -> bool:
         return self.onboarding_step == self.OnboardingStep.DONE
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The workspace's time zone; UTC if its name is unknown here (dropped from tzdata since it was chosen)."""
+        try:
+            return ZoneInfo(self.timezone or "UTC")
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            return ZoneInfo("UTC")
 
 
 class Membership(WorkspaceScopedModel):

@@ -35,7 +35,6 @@ import random
 import socket
 import time
 import uuid
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -380,10 +379,7 @@ def _account_problem(account: SocialAccount) -> str:
 
 def _day_bounds(workspace: Workspace, now: datetime) -> tuple[datetime, datetime]:
     """Today in the workspace's time zone, as [start, end)."""
-    try:
-        zone = zoneinfo.ZoneInfo(workspace.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
+    zone = workspace.zone
     today = now.astimezone(zone).date()
     start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
     end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)

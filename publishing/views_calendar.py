@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -133,14 +132,6 @@ def _shown(value: str) -> str:
     return Truncator(value).chars(40)
 
 
-def _zone(name: str) -> tzinfo:
-    # The settings form only offers known zones; a zone dropped from tzdata later must not break the page.
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def _local_midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
@@ -187,7 +178,7 @@ class CalendarView(WorkspaceMixin, View):
     required_action = Action.VIEW
 
     def get(self, request: HttpRequest, workspace_slug: str) -> HttpResponse:
-        zone = _zone(self.workspace.timezone)
+        zone = self.workspace.zone
         today = timezone.now().astimezone(zone).date()
         notices: list[str] = []
         period = self._period(request, today, notices)

@@ -106,15 +106,8 @@ def _role(user: User | None, workspace: Workspace) -> str | None:
     return Membership.objects.filter(user=user, workspace=workspace).values_list("role", flat=True).first()
 
 
-def _zone(workspace: Workspace) -> ZoneInfo:
-    try:
-        return ZoneInfo(workspace.timezone or "UTC")
-    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
-        return ZoneInfo("UTC")
-
-
 def _tz_name(workspace: Workspace) -> str:
-    return str(_zone(workspace).key)
+    return str(workspace.zone.key)
 
 
 # --------------------------------------------------------------------------- the mix
@@ -386,7 +379,7 @@ def create_content_plan(
     require(_role(actor, workspace), Action.EDIT_CONTENT)
     now = now or datetime.now(tz=UTC)
     errors: dict[str, list[str]] = {}
-    today = now.astimezone(_zone(workspace)).date()
+    today = now.astimezone(workspace.zone).date()
     if not isinstance(start_date, date) or isinstance(start_date, datetime):
         errors["start_date"] = ["Give the first day of the plan as a date."]
     elif start_date < today:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -37,13 +36,6 @@ PLAN_BADGES = {
 }
 
 
-def _zone(workspace) -> ZoneInfo:
-    try:
-        return ZoneInfo(workspace.timezone or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
 class PlanNewView(WorkspaceMixin, View):
     """GET: the form for a new plan (read-only for members who cannot write). POST: create it, then watch it."""
 
@@ -66,7 +58,7 @@ class PlanNewView(WorkspaceMixin, View):
         initial = None
         if data is None:
             automation = AutomationSettings.objects.filter(workspace=self.workspace).first()
-            tomorrow = (datetime.now(tz=UTC).astimezone(_zone(self.workspace)) + timedelta(days=1)).date()
+            tomorrow = (datetime.now(tz=UTC).astimezone(self.workspace.zone) + timedelta(days=1)).date()
             initial = initial_values(
                 domains=domains,
                 accounts=accounts,
