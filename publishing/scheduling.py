@@ -54,6 +54,7 @@ from publishing.transitions import (
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from billing.plans import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -286,11 +287,10 @@ def _posts_per_local_day(
     return Counter(dict(rows))
 
 
-def _daily_limit(workspace: Workspace) -> tuple[str, int | None]:
+def _plan(workspace: Workspace) -> Plan:
     from billing.limits import plan_for
 
-    plan = plan_for(workspace)
-    return plan.name, plan.max_posts_per_day
+    return plan_for(workspace)
 
 
 def _check_daily_limit(workspace: Workspace, times: Sequence[datetime], *, moving: Iterable[int] = ()) -> None:
@@ -301,7 +301,8 @@ def _check_daily_limit(workspace: Workspace, times: Sequence[datetime], *, movin
     the workspace's local day, as the engine counts it (`_posts_per_local_day`),
     leaving out `moving` (the targets being scheduled, which `times` stand for).
     """
-    plan_name, limit = _daily_limit(workspace)
+    plan = _plan(workspace)
+    limit = plan.max_posts_per_day
     if limit is None or not times:
         return
     zone = _zone(workspace.timezone)
@@ -314,7 +315,7 @@ def _check_daily_limit(workspace: Workspace, times: Sequence[datetime], *, movin
         on_day = f"{day:%a} {day.day} {day:%b}"
         has = f"{on_day} already has {already} (published or scheduled)" if already else f"this goes to {new} accounts"
         raise ValidationError(
-            f"The {plan_name} plan allows {limit} posts per day and {has}, so it would not all go out. "
+            f"The {plan.name} plan allows {limit} posts per day and {has}, so it would not all go out. "
             "Choose another day, post to fewer accounts, or upgrade.",
             code="plan_limit",
         )
@@ -983,7 +984,7 @@ def next_free_slot(
     taken = {when for when in taken_rows if when is not None}
     per_day = Counter(when.astimezone(zone).date() for when in taken)
     today = now.astimezone(zone).date()
-    _plan_name, day_limit = _daily_limit(workspace)
+    day_limit = _plan(workspace).max_posts_per_day
     if day_limit is not None:
         workspace_per_day = _posts_per_local_day(
             workspace, zone, today, today + timedelta(days=QUEUE_HORIZON_DAYS), exclude=[exclude_target_id or 0]
